@@ -1,0 +1,52 @@
+"""Area scoping: the one mechanism that restricts people's data to a user's area subtree.
+
+Every model holding people's data declares `area_lookup`, the path to the area code it
+belongs to (for a household, its village). `scope_to_user` filters a queryset to the
+rows whose area code starts with the user's area code: pages, API, exports and search all
+go through `ScopedQuerySet.for_user`, so there is no path around it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db import models
+from django.http import Http404
+
+M = TypeVar("M", bound=models.Model)
+
+
+def area_prefix(user: Any) -> str | None:
+    """The code prefix the user may see; "" for everything; None for nothing."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ""
+    return user.area_id or None
+
+
+class ScopedQuerySet(models.QuerySet[M]):
+    def for_user(self, user: Any) -> ScopedQuerySet[M]:
+        prefix = area_prefix(user)
+        if prefix is None:
+            return self.none()
+        if prefix == "":
+            return self
+        lookup = self.model.area_lookup  # type: ignore[attr-defined]
+        return self.filter(**{f"{lookup}__startswith": prefix})
+
+    def in_area(self, code: str) -> ScopedQuerySet[M]:
+        lookup = self.model.area_lookup  # type: ignore[attr-defined]
+        return self.filter(**{f"{lookup}__startswith": code})
+
+    def get_for_user(self, user: Any, **lookup: Any) -> M:
+        """One object the user may see, or 404 — never 403, so existence is not leaked."""
+        try:
+            return self.for_user(user).get(**lookup)
+        except (self.model.DoesNotExist, ValueError, TypeError) as exc:
+            raise Http404 from exc
+
+
+def user_can_reach(user: Any, area_code: str) -> bool:
+    prefix = area_prefix(user)
+    return prefix is not None and area_code.startswith(prefix)
