@@ -27,7 +27,7 @@ MU = {"max_digits": 9, "decimal_places": 2, "default": Decimal("0"), "validators
 class Household(models.Model):
     """A household on the registry (贫困户 once registered), with its living conditions."""
 
-    area_lookup = "village_id"
+    area_lookup = "village__code"
 
     code = models.CharField(_("household number"), max_length=20, unique=True)
     village = models.ForeignKey(
@@ -177,7 +177,7 @@ class Household(models.Model):
 class Member(models.Model):
     """A person in a household (家庭成员)."""
 
-    area_lookup = "household__village_id"
+    area_lookup = "household__village__code"
 
     household = models.ForeignKey(
         Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="members"
@@ -278,7 +278,7 @@ class Member(models.Model):
 class HouseholdIncome(models.Model):
     """Last year's income by source (上年度收入), one row per household and year."""
 
-    area_lookup = "household__village_id"
+    area_lookup = "household__village__code"
 
     household = models.ForeignKey(
         Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="incomes"
@@ -368,7 +368,7 @@ class Attachment(models.Model):
 class StatusChange(models.Model):
     """One step of a household's life cycle: dated, signed and reasoned (状态变更记录)."""
 
-    area_lookup = "household__village_id"
+    area_lookup = "household__village__code"
 
     household = models.ForeignKey(
         Household,
@@ -404,7 +404,7 @@ class QualityIssue(models.Model):
     Recomputed on every save of the household; the batch report aggregates these rows.
     """
 
-    area_lookup = "household__village_id"
+    area_lookup = "household__village__code"
 
     household = models.ForeignKey(
         Household,

@@ -1,0 +1,59 @@
+# fupin — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test test-only lint format tools deps browser messages bench serve clean
+
+## demo: install, migrate the embedded SQLite database, load a demo county, serve on :8000
+demo: deps
+	$(RUN) fupin migrate --no-input
+	$(RUN) fupin demo --if-empty
+	@echo "fupin is at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	$(RUN) fupin runserver $(HOST):$(PORT)
+
+## test: install everything, lint, type-check, run the whole suite (browser test included)
+test: deps browser lint test-only
+
+test-only: deps
+	$(RUN) pytest -q $(PYTEST_ARGS)
+
+lint: deps
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy fupin engine
+
+format: deps
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+tools:
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+
+deps: tools
+	$(UV) sync --frozen --quiet
+
+## Debian's Chromium for the browser tests; Playwright never downloads a browser here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing and this is not root: the browser test will be skipped"; fi; }
+
+## messages: refresh the translation catalogues after changing strings
+messages: deps
+	cd fupin && $(RUN) django-admin makemessages -l zh_Hans -l en --no-obsolete
+	cd fupin && $(RUN) django-admin compilemessages
+
+bench: deps
+	$(RUN) python -m benchmarks
+
+serve: deps
+	$(RUN) fupin runserver $(HOST):$(PORT)
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache
