@@ -35,7 +35,7 @@ class CodeListField(models.CharField):
         return value
 
     def value_to_string(self, obj: Any) -> str:
-        return ",".join(self.value_from_object(obj))
+        return ",".join(self.to_python(self.value_from_object(obj)))
 
     def validate(self, value: Any, model_instance: Any) -> None:
         codes = self.to_python(value)
@@ -58,7 +58,7 @@ class CodeListField(models.CharField):
 
     def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]
         return forms.TypedMultipleChoiceField(
-            choices=self.choices,
+            choices=list(self.choices or []),
             required=not self.blank,
             label=self.verbose_name,
             widget=forms.CheckboxSelectMultiple,

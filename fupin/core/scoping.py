@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.http import Http404
 
@@ -43,7 +44,7 @@ class ScopedQuerySet(models.QuerySet[M]):
         """One object the user may see, or 404 — never 403, so existence is not leaked."""
         try:
             return self.for_user(user).get(**lookup)
-        except (self.model.DoesNotExist, ValueError, TypeError) as exc:
+        except (ObjectDoesNotExist, ValueError, TypeError) as exc:
             raise Http404 from exc
 
 

@@ -7,6 +7,7 @@ area-scoped through `ScopedQuerySet`; changes go through `fupin.registry.service
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -19,9 +20,9 @@ from fupin.core.scoping import ScopedQuerySet
 from fupin.core.validators import mask_id_number, validate_resident_id
 from fupin.registry import enums
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0")}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0")}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
-MU = {"max_digits": 9, "decimal_places": 2, "default": Decimal("0"), "validators": NON_NEGATIVE}
+MU: dict[str, Any] = {"max_digits": 9, "decimal_places": 2, "default": Decimal("0"), "validators": NON_NEGATIVE}
 
 
 class Household(models.Model):

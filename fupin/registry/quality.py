@@ -246,4 +246,4 @@ def report(households: Any, group_length: int) -> list[dict[str, Any]]:
         .annotate(households=Count("household", distinct=True))
         .order_by("area", "rule")
     )
-    return list(rows)
+    return [dict(row) for row in rows]

@@ -73,12 +73,12 @@ def _errors_of(exc: ValidationError, prefix: str = "") -> dict[str, list[str]]:
 def _apply(instance: models.Model, data: Mapping[str, Any], fields: Sequence[str]) -> None:
     for name in fields:
         if name in data:
-            field = instance._meta.get_field(name)
-            attname = field.attname if name == "village" else name
             value = data[name]
-            if name == "village" and isinstance(value, Area):
-                value = value.code
-            setattr(instance, attname, value)
+            if name == "village":
+                # Accept an Area or its code; a code that names no area is reported by
+                # the clean step instead of failing here.
+                name, value = "village_id", value.code if isinstance(value, Area) else value
+            setattr(instance, name, value)
 
 
 def _clean_household(household: Household, errors: dict[str, list[str]]) -> None:
@@ -399,7 +399,11 @@ def set_income(
     require_area(user, household.village_id)
     current = _lock(household, expected_version)
     year = data.get("year")
-    income = HouseholdIncome.objects.filter(household=current, year=year).first()
+    income = (
+        HouseholdIncome.objects.filter(household=current, year=int(year)).first()
+        if isinstance(year, int | str) and str(year).isdigit()
+        else None
+    )
     before = audit.snapshot(income) if income else None
     income = income or HouseholdIncome(household=current)
     _apply(income, data, ["year", *INCOME_FIELDS])
