@@ -37,7 +37,7 @@ EXPECTED_COUNTS: dict[int, int] = {
     AreaLevel.VILLAGE: 620_573,
 }
 
-LEVELS: tuple[int, ...] = tuple(sorted(LEVEL_FILES))
+LEVELS: tuple[int, ...] = tuple(int(level) for level in sorted(LEVEL_FILES))
 BATCH_SIZE = 5000
 HEADER = ["code", "name", "parent_code"]
 
