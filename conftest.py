@@ -25,6 +25,12 @@ AREAS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # PBKDF2's 10^6 iterations cost a second per login; tests check behaviour, not hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def areas(db: Any) -> dict[str, Area]:
     made: dict[str, Area] = {}
