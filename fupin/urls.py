@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/", include("fupin.api.urls")),
     path("", include("fupin.core.urls")),
     path("households/", include("fupin.registry.urls")),
+    path("users/", include("fupin.core.user_urls")),
 ]

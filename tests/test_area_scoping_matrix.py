@@ -99,7 +99,9 @@ def test_api(world, level, place):
     h = households[place]
     visible = place in EXPECTED[level]
     c = _api(users[level])
-    listed = {row["code"] for row in c.get("/api/households/", {"page_size": 100}).json()["results"]}
+    listed = {
+        row["code"] for row in c.get("/api/households/", {"page_size": 100}).json()["results"]
+    }
     assert (h.code in listed) == visible
     assert c.get(f"/api/households/{h.pk}/").status_code == (200 if visible else 404)
     patch = c.patch(

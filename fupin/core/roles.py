@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "registry.view_full_id",
         "core.manage_users",
         "core.view_audit",
+        "core.change_area",
     },
     Role.DATA_OFFICER: VIEW | EDIT | {"registry.transition_household", "registry.view_full_id"},
     Role.REVIEWER: VIEW

@@ -7,4 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("areas/", views.area_tree, name="area_tree"),
+    path("areas/<str:code>/children/", views.area_children, name="area_children"),
+    path("audit/", views.audit_log, name="audit_log"),
 ]

@@ -45,6 +45,9 @@ class HouseholdFilterSet(django_filters.FilterSet):
         method="filter_quality",
         label=_("Data-quality problem"),
     )
+    poor_village = django_filters.BooleanFilter(
+        field_name="village__is_poor_village", label=_("In a poor village")
+    )
     ordering = django_filters.OrderingFilter(
         fields=(
             ("code", "code"),
@@ -59,7 +62,16 @@ class HouseholdFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Household
-        fields = ["q", "area", "status", "cause", "attribute", "income_band", "quality"]
+        fields = [
+            "q",
+            "area",
+            "status",
+            "cause",
+            "attribute",
+            "income_band",
+            "quality",
+            "poor_village",
+        ]
 
     def filter_q(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -72,7 +84,9 @@ class HouseholdFilterSet(django_filters.FilterSet):
         return qs.filter(cond).distinct()
 
     def filter_area(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return qs.filter(village_id__startswith=value.strip()) if value.strip() else qs
+        # `village__code` is the FK's own column (Area's primary key): no join, and unlike
+        # `village_id`, Django accepts `startswith` on it.
+        return qs.filter(village__code__startswith=value.strip()) if value.strip() else qs
 
     def filter_cause(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs.filter(Q(main_cause=value) | Q(other_causes__contains=f",{value},"))

@@ -22,7 +22,12 @@ from fupin.registry import enums
 
 MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0")}
 NON_NEGATIVE = [MinValueValidator(Decimal("0"))]
-MU: dict[str, Any] = {"max_digits": 9, "decimal_places": 2, "default": Decimal("0"), "validators": NON_NEGATIVE}
+MU: dict[str, Any] = {
+    "max_digits": 9,
+    "decimal_places": 2,
+    "default": Decimal("0"),
+    "validators": NON_NEGATIVE,
+}
 
 
 class Household(models.Model):

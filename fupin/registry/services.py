@@ -203,11 +203,13 @@ def _lock(household: Household, expected_version: int | None) -> Household:
     return current
 
 
-def _bump(household: Household) -> None:
+def _bump(household: Household, caller: Household) -> None:
+    """Move the version on, and tell the caller's copy, so it can send the next edit."""
     household.version += 1
     Household.objects.filter(pk=household.pk).update(
         version=household.version, updated_at=timezone.now()
     )
+    caller.version = household.version
 
 
 @transaction.atomic
@@ -291,10 +293,12 @@ def update_household(
             errors.setdefault("village", []).append(_("This village is outside your area."))
     if errors:
         raise ValidationError(errors)
+    old, new = audit.diff(before, _household_snapshot(current))
+    if not new:
+        return current  # nothing changed: no new version, no audit entry
     current.version += 1
     current.save()
     _refresh_computed(current)
-    old, new = audit.diff(before, _household_snapshot(current))
     audit.record(
         user=user,
         action="registry.household.update",
@@ -331,7 +335,7 @@ def save_member(
     if errors:
         raise ValidationError(errors)
     target.save()
-    _bump(current)
+    _bump(current, household)
     _refresh_computed(current)
     old, new = audit.diff(before, _member_snapshot(target))
     audit.record(
@@ -368,11 +372,15 @@ def remove_member(
         errors["left_on"] = [_("The date cannot be in the future.")]
     if member.relation == enums.Relation.HEAD:
         errors["__all__"] = [_("Name a new head of household before the head leaves.")]
+    if member.left_on is not None:
+        errors["__all__"] = [
+            _("This member already left the household on %(date)s.") % {"date": member.left_on}
+        ]
     if errors:
         raise ValidationError(errors)
     member.left_on, member.left_reason = left_on, left_reason
     member.save(update_fields=["left_on", "left_reason"])
-    _bump(current)
+    _bump(current, household)
     _refresh_computed(current)
     audit.record(
         user=user,
@@ -412,7 +420,7 @@ def set_income(
     if errors:
         raise ValidationError({k.removeprefix("income."): v for k, v in errors.items()})
     income.save()
-    _bump(current)
+    _bump(current, household)
     _refresh_computed(current)
     old, new = audit.diff(before, audit.snapshot(income))
     audit.record(

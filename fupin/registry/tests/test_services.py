@@ -83,3 +83,34 @@ def test_viewer_cannot_edit(make_household, make_user):
     viewer = make_user("viewer", "450102", "viewer")
     with pytest.raises(PermissionDenied):
         services.update_household(viewer, h, {"phone": "1"}, expected_version=None)
+
+
+@pytest.mark.django_db
+def test_saving_without_a_change_is_not_a_change(make_household, county_user):
+    h = make_household()
+    entries = AuditEntry.objects.count()
+    same = services.update_household(county_user, h, {"phone": h.phone}, expected_version=1)
+    assert same.version == 1
+    assert AuditEntry.objects.count() == entries
+
+
+@pytest.mark.django_db
+def test_member_changes_move_the_callers_version_on(make_household, county_user):
+    h = make_household()
+    services.save_member(county_user, h, person("03", born=dt.date(2010, 1, 1)), expected_version=1)
+    assert h.version == 2
+    services.set_income(county_user, h, {"year": 2016, "wage": 9000}, expected_version=2)
+    assert h.version == 3
+    assert Household.objects.get(pk=h.pk).people == 3
+
+
+@pytest.mark.django_db
+def test_a_member_leaves_once(make_household, county_user):
+    h = make_household()
+    spouse = h.members.get(relation="02")
+    services.remove_member(county_user, spouse, dt.date(2016, 5, 1), "death", reason="病故")
+    with pytest.raises(ValidationError):
+        services.remove_member(county_user, spouse, dt.date(2016, 6, 1), "death")
+    spouse.refresh_from_db()
+    assert spouse.left_on == dt.date(2016, 5, 1)
+    assert Household.objects.get(pk=h.pk).people == 1
