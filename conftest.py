@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,9 @@ def make_household(county_user: User) -> Callable[..., Any]:
         data = {"village": village, "head_name": "张三", "main_cause": "9", **data}
         income = data.pop("income", {"year": 2016, "wage": 6000, "business": 0})
         members = members if members is not None else [person(), person("02", male=False)]
-        return services.create_household(county_user, data, members, income)
+        surveyed_on = data.pop("surveyed_on", dt.date(2016, 12, 1))
+        return services.create_household(
+            county_user, data, members, income, surveyed_on=surveyed_on
+        )
 
     return make

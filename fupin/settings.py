@@ -124,6 +124,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Service errors (ValidationError dicts, StaleEdit, PermissionDenied) become 400/409/403
+    # for every app's viewsets, not only those that remember a mixin.
+    "EXCEPTION_HANDLER": "fupin.api.errors.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {

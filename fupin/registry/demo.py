@@ -1732,6 +1732,10 @@ def load_demo(
                 [m.member_data() for m in spec.members],
                 spec.income,
                 reason=f"{DEMO_MARK}：{SURVEY_DATE.year}年精准识别入户调查登记",
+                # The household visit precedes its first step (some were proposed in 2014).
+                surveyed_on=min(
+                    [SURVEY_DATE, *(s.date - dt.timedelta(days=12) for s in spec.steps[:1])]
+                ),
             )
             for step in spec.steps:
                 services.transition_household(

@@ -9,6 +9,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from fupin.core.validators import normalize_id_number, upgrade_15_to_18
 from fupin.registry import enums, quality
 from fupin.registry.models import Household
 
@@ -79,8 +80,11 @@ class HouseholdFilterSet(django_filters.FilterSet):
             return qs
         cond = Q(code__startswith=value) | Q(head_name__contains=value)
         cond |= Q(members__name__contains=value, members__left_on__isnull=True)
-        if len(value) == 18:
-            cond |= Q(members__id_number=value.upper())
+        number = normalize_id_number(value)
+        if len(number) == 15 and number.isdigit():
+            number = upgrade_15_to_18(number)
+        if len(number) == 18:
+            cond |= Q(members__id_number=number)
         return qs.filter(cond).distinct()
 
     def filter_area(self, qs: QuerySet, name: str, value: str) -> QuerySet:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fupin.core.fields import CodeListField
 from fupin.core.models import Area
@@ -188,7 +189,7 @@ class Member(models.Model):
     household = models.ForeignKey(
         Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="members"
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(pgettext_lazy("person", "Name"), max_length=50)
     id_number = models.CharField(
         _("resident ID"), max_length=18, db_index=True, validators=[validate_resident_id]
     )

@@ -219,12 +219,19 @@ def create_household(
     members: Sequence[Mapping[str, Any]] = (),
     income: Mapping[str, Any] | None = None,
     reason: str = "",
+    surveyed_on: dt.date | None = None,
 ) -> Household:
-    """Register a surveyed household with its members and last year's income (入户登记)."""
+    """Register a surveyed household with its members and last year's income (入户登记).
+
+    `surveyed_on` is the day of the household visit (default today): the life cycle starts
+    there, and no later step may be dated before it.
+    """
     require(user, "registry.add_household")
     household = Household()
     _apply(household, data, HOUSEHOLD_FIELDS)
     errors: dict[str, list[str]] = {}
+    if surveyed_on is not None and surveyed_on > timezone.localdate():
+        errors["surveyed_on"] = [_("The date cannot be in the future.")]
     _clean_household(household, errors)
     if household.village_id:
         try:
@@ -245,7 +252,7 @@ def create_household(
     if errors:
         raise ValidationError(errors)
     household.code = _next_code(household.village_id)
-    household.status_date = timezone.localdate()
+    household.status_date = surveyed_on or timezone.localdate()
     household.save()
     for member in member_objs:
         member.household = household
@@ -480,10 +487,10 @@ def transition_household(
         errors["reason"] = [_("Give the reason for this step.")]
     if date > timezone.localdate():
         errors["date"] = [_("The date cannot be in the future.")]
-    last = current.status_changes.order_by("-date", "-id").first()
-    if last is not None and date < last.date:
+    if current.status_date is not None and date < current.status_date:
         errors.setdefault("date", []).append(
-            _("The date cannot be before the previous step (%(date)s).") % {"date": last.date}
+            _("The date cannot be before the previous step (%(date)s).")
+            % {"date": current.status_date}
         )
     if transition.requires_evidence and not attachments:
         errors["attachments"] = [_("This step needs evidence: attach the document.")]

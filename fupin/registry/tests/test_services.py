@@ -114,3 +114,17 @@ def test_a_member_leaves_once(make_household, county_user):
     spouse.refresh_from_db()
     assert spouse.left_on == dt.date(2016, 5, 1)
     assert Household.objects.get(pk=h.pk).people == 1
+
+
+@pytest.mark.django_db
+def test_no_step_before_the_household_visit(make_household, county_user):
+    """DOMAIN.md §2: every transition is dated; the life cycle starts at the survey visit."""
+    h = make_household(surveyed_on=dt.date(2016, 12, 1))
+    with pytest.raises(ValidationError) as exc:
+        services.transition_household(
+            county_user, h, "propose", reason="评分低", date=dt.date(2016, 11, 30)
+        )
+    assert "date" in exc.value.message_dict
+    services.transition_household(
+        county_user, h, "propose", reason="评分低", date=dt.date(2016, 12, 1)
+    )
