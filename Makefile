@@ -44,10 +44,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing and this is not root: the browser test will be skipped"; fi; }
 
-## messages: refresh the translation catalogues after changing strings
+## messages: extract new strings into the zh-Hans catalogue (msgids are English), compile it
 messages: deps
-	cd fupin && $(RUN) django-admin makemessages -l zh_Hans -l en --no-obsolete
-	cd fupin && $(RUN) django-admin compilemessages
+	cd fupin && $(RUN) django-admin makemessages -l zh_Hans --no-obsolete
+	cd fupin && $(RUN) django-admin compilemessages -l zh_Hans
 
 bench: deps
 	$(RUN) python -m benchmarks

@@ -8,11 +8,14 @@ go through `ScopedQuerySet.for_user`, so there is no path around it.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.http import Http404
+
+if TYPE_CHECKING:
+    from fupin.core.models import Area
 
 M = TypeVar("M", bound=models.Model)
 
@@ -51,3 +54,17 @@ class ScopedQuerySet(models.QuerySet[M]):
 def user_can_reach(user: Any, area_code: str) -> bool:
     prefix = area_prefix(user)
     return prefix is not None and area_code.startswith(prefix)
+
+
+def visible_areas(user: Any) -> models.QuerySet[Area]:
+    """The user's subtree and the chain of ancestors above it (to navigate down from the top)."""
+    from fupin.core.models import CODE_LENGTH, Area
+
+    prefix = area_prefix(user)
+    if prefix is None:
+        return Area.objects.none()
+    qs = Area.objects.all()
+    if prefix:
+        ancestors = [prefix[:n] for n in CODE_LENGTH.values() if n < len(prefix)]
+        qs = qs.filter(models.Q(code__startswith=prefix) | models.Q(code__in=ancestors))
+    return qs

@@ -12,7 +12,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,8 +29,8 @@ from rest_framework.response import Response
 
 from fupin.api.base import IF_MATCH, FupinAPIMixin, Pagination, etag, expected_version
 from fupin.api.errors import service_errors
-from fupin.core.models import CODE_LENGTH, Area
-from fupin.core.scoping import area_prefix
+from fupin.core.models import Area
+from fupin.core.scoping import area_prefix, visible_areas
 from fupin.core.validators import validate_resident_id
 from fupin.registry import enums, lifecycle, quality, services
 from fupin.registry.filtersets import HouseholdFilterSet
@@ -678,18 +678,6 @@ class HistoryViewSet(mixins.ListModelMixin, HouseholdChildViewSet):
             .prefetch_related("attachments")
             .order_by("date", "id")
         )
-
-
-def visible_areas(user: Any) -> QuerySet[Area]:
-    """The user's subtree and the chain of ancestors above it (to navigate down from the top)."""
-    prefix = area_prefix(user)
-    if prefix is None:
-        return Area.objects.none()
-    qs = Area.objects.all()
-    if prefix:
-        ancestors = [prefix[:n] for n in CODE_LENGTH.values() if n < len(prefix)]
-        qs = qs.filter(Q(code__startswith=prefix) | Q(code__in=ancestors))
-    return qs
 
 
 @extend_schema_view(
