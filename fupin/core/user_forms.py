@@ -13,11 +13,12 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fupin.core.models import User
 from fupin.core.roles import Role
 
-ACTIVE_CHOICES = [("", _("All")), ("1", _("Active")), ("0", _("Disabled"))]
+ACTIVE_CHOICES = [("", _("All")), ("1", _("Active")), ("0", pgettext_lazy("account", "Disabled"))]
 
 
 def apply_errors(form: forms.Form, exc: ValidationError) -> None:

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.utils import translation
 
 from fupin.core import audit
 from fupin.core.models import AuditEntry
@@ -63,7 +64,7 @@ def test_tampering_is_found_and_located():
     ids = list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
     _drop_guard()
     AuditEntry.objects.filter(pk=ids[2]).update(reason="nothing happened here")
-    with pytest.raises(CommandError) as exc:
+    with translation.override("en"), pytest.raises(CommandError) as exc:
         call_command("audit", "verify", stdout=StringIO())
     assert f"entry {ids[2]} " in str(exc.value)
 

@@ -83,7 +83,7 @@ def test_township_admin_cannot_create_a_user_in_another_township(admin_client):
     assert response.status_code == 200
     form = response.context["form"]
     assert list(form.errors) == ["area"]
-    assert "outside your area" in form.errors["area"][0]
+    assert "不在您的管辖区域内" in form.errors["area"][0]  # "… is outside your area."
     assert not User.objects.filter(username="cunzhuanggan").exists()
     assert not AuditEntry.objects.exists()
 
@@ -108,9 +108,9 @@ def test_create_reports_every_field_error_at_once(admin_client, township_admin):
     )
     form = response.context["form"]
     assert set(form.errors) == {"username", "area", "password"}
-    assert "outside your area" in form.errors["area"][0]
+    assert "不在您的管辖区域内" in form.errors["area"][0]  # "… is outside your area."
     response = admin_client.post(reverse("users:create"), _create_payload(area="999999"))
-    assert response.context["form"].errors["area"] == ["No area has the code 999999."]
+    assert response.context["form"].errors["area"] == ["不存在代码为 999999 的区域。"]
     assert User.objects.count() == 1
 
 

@@ -290,13 +290,13 @@ def test_command_prints_users_and_refuses_a_second_run(fast_demo):
     call_command("demo", households=12, seed=1, divisions="county", stdout=out)
     text = out.getvalue()
     assert "county_admin" in text and demo.DEMO_PASSWORD in text
-    assert "village_officer" in text and "households 12/12" in text
+    assert "village_officer" in text and "户 12/12" in text  # progress: households 12/12
     with pytest.raises(CommandError, match="--reset"):
         call_command("demo", households=12, seed=1, divisions="county", stdout=StringIO())
     # `make demo` runs `fupin demo --if-empty`: a second run reports and succeeds.
     out = StringIO()
     call_command("demo", households=12, divisions="county", if_empty=True, stdout=out)
-    assert "already loaded" in out.getvalue() and "county_admin" in out.getvalue()
+    assert "已加载" in out.getvalue() and "county_admin" in out.getvalue()  # already loaded
     assert Household.objects.in_area(COUNTY).count() == 12
 
 
