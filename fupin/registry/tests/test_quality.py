@@ -100,3 +100,17 @@ def test_batch_report_counts_by_sub_area(make_household, county_user):
     by_area = {(r["area"], r["rule"]): r["households"] for r in rows}
     assert by_area[("450102100", "cause_illness_all_healthy")] == 1
     assert by_area[("450102101", "cause_illness_all_healthy")] == 1
+
+
+@pytest.mark.django_db
+def test_console_report_lists_problems_by_sub_area(make_household):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_household(main_cause="1")
+    out = StringIO()
+    call_command("quality", "report", "--area", "450102", "--recheck", stdout=out)
+    text = out.getvalue()
+    assert "450102100 三塘镇" in text
+    assert str(quality.TITLES["cause_illness_all_healthy"]) in text
