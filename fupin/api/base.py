@@ -32,6 +32,16 @@ class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int | None:
+        # DRF falls back to the default size on "page_size=abc"; a client should learn
+        # that its parameter was not understood instead of getting another page size.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isdigit() and int(raw) > 0):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [gettext("A whole number above 0 is required.")]}
+            )
+        return super().get_page_size(request)
+
 
 class FupinAPIMixin:
     """Mixed into every viewset: the services' exceptions answered the fupin way."""

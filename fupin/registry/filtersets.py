@@ -46,8 +46,12 @@ class HouseholdFilterSet(django_filters.FilterSet):
         method="filter_quality",
         label=_("Data-quality problem"),
     )
-    poor_village = django_filters.BooleanFilter(
-        field_name="village__is_poor_village", label=_("In a poor village")
+    # A closed choice, not BooleanFilter: that one reads "abc" as "no filter" and lists
+    # everything; a value it cannot read must be refused.
+    poor_village = django_filters.ChoiceFilter(
+        choices=[("true", _("Yes")), ("false", _("No"))],
+        method="filter_poor_village",
+        label=_("In a poor village"),
     )
     ordering = django_filters.OrderingFilter(
         fields=(
@@ -73,6 +77,9 @@ class HouseholdFilterSet(django_filters.FilterSet):
             "quality",
             "poor_village",
         ]
+
+    def filter_poor_village(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(village__is_poor_village=(value == "true"))
 
     def filter_q(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
