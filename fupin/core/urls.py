@@ -9,5 +9,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("areas/", views.area_tree, name="area_tree"),
     path("areas/<str:code>/children/", views.area_children, name="area_children"),
+    path("areas/<str:code>/flags/", views.village_flags, name="village_flags"),
     path("audit/", views.audit_log, name="audit_log"),
 ]

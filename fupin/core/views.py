@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Substr
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from fupin.core import area_services
 from fupin.core.models import CODE_LENGTH, Area, AreaLevel, AuditEntry
 from fupin.core.scoping import area_prefix, user_can_reach
 
@@ -179,6 +184,52 @@ def area_children(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "core/_area_children.html",
         {"nodes": area_nodes(request.user, area), "parent": area},
+    )
+
+
+class VillageFlagsForm(forms.Form):
+    is_poor_village = forms.BooleanField(label=_("Poor village"), required=False)
+    is_deep_poverty_village = forms.BooleanField(label=_("Deep-poverty village"), required=False)
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The decision this change records, e.g. the county's document number."),
+    )
+
+
+@login_required
+@permission_required("core.change_area", raise_exception=True)
+def village_flags(request: HttpRequest, code: str) -> HttpResponse:
+    """Designate a village poor or deep-poverty (贫困村, 深度贫困村), with the decision."""
+    village = reachable_area(request.user, code)
+    if village.level != AreaLevel.VILLAGE:
+        raise Http404
+    initial = {
+        "is_poor_village": village.is_poor_village,
+        "is_deep_poverty_village": village.is_deep_poverty_village,
+    }
+    form = VillageFlagsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            area_services.mark_village_flags(
+                request.user,
+                village.code,
+                form.cleaned_data["is_poor_village"],
+                form.cleaned_data["is_deep_poverty_village"],
+                form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            for field, messages_ in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages_)
+        else:
+            messages.success(
+                request, _("The flags of %(village)s are saved.") % {"village": village}
+            )
+            return redirect(f"{reverse('area_tree')}?area={village.parent_id}")
+    return render(
+        request,
+        "core/village_flags.html",
+        {"village": village, "form": form, "trail": area_trail(request.user, village)},
     )
 
 

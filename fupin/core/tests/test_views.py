@@ -157,3 +157,30 @@ def test_audit_log_masks_bank_accounts_for_reviewers(client, make_user, make_hou
     content = login(client, reviewer).get(reverse("audit_log")).content.decode()
     assert "6230580000001234567" not in content
     assert "623058***********67" in content
+
+
+@pytest.mark.django_db
+def test_county_admin_designates_a_poor_village(client, county_user, make_user):
+    """DOMAIN.md §2: villages carry the flags 贫困村 and 深度贫困村, set by the county."""
+    from fupin.core.models import Area, AuditEntry
+
+    client.force_login(county_user)
+    url = "/areas/450102100201/flags/"
+    assert client.get(url).status_code == 200
+    refused = client.post(
+        url, {"is_deep_poverty_village": "on", "reason": "县扶贫开发领导小组文件"}
+    )
+    assert refused.status_code == 200  # deep but not poor: an error on the form
+    assert not Area.objects.get(code="450102100201").is_deep_poverty_village
+    done = client.post(
+        url,
+        {"is_poor_village": "on", "is_deep_poverty_village": "on", "reason": "县扶贫办〔2016〕3号"},
+    )
+    assert done.status_code == 302
+    village = Area.objects.get(code="450102100201")
+    assert village.is_poor_village and village.is_deep_poverty_village
+    assert AuditEntry.objects.filter(action="core.area.flags", object_id="450102100201").exists()
+    assert client.get("/areas/450103100201/flags/").status_code == 404  # outside the county
+    officer = make_user("officer", "450102", "data_officer")
+    client.force_login(officer)
+    assert client.get(url).status_code == 403
