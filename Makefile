@@ -11,10 +11,14 @@ PORT ?= 8000
 .PHONY: demo test test-only lint format tools deps browser messages bench serve clean
 
 ## demo: install, migrate the embedded SQLite database, load a demo county, serve on :8000
+## with a background-job worker (`fupin db_worker`) beside the server; Ctrl-C stops both
+## (the worker is also stopped by the shell's EXIT trap however the server ends).
 demo: deps
 	$(RUN) fupin migrate --no-input
 	$(RUN) fupin demo --if-empty
-	@echo "fupin is at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "fupin is at http://$(HOST):$(PORT)/  (Ctrl-C stops it and its job worker)"
+	@$(RUN) fupin db_worker --no-reload --no-startup-delay --verbosity 0 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(RUN) fupin runserver $(HOST):$(PORT)
 
 ## test: install everything, lint, type-check, run the whole suite (browser test included)

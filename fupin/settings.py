@@ -6,9 +6,11 @@ SQLite file and uploads, FUPIN_SECRET_KEY and FUPIN_DEBUG the obvious.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -34,6 +36,8 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "fupin.core",
     "fupin.registry",
     "fupin.api",
@@ -148,6 +152,22 @@ SPECTACULAR_SETTINGS = {
         "fupin.api.schema.add_error_responses",
     ],
 }
+
+# Background jobs (fupin.core.jobs over Django's tasks API, the django-tasks backport).
+# "database" (the default): jobs wait in the database until a worker runs them
+# (`fupin db_worker`; `make demo` starts one). "immediate": a job runs in-process when it is
+# started — the fallback for tests (the default under pytest) and for one-off scripts.
+# FUPIN_TASKS chooses; a test may still override TASKS with pytest-django's `settings`.
+TASK_BACKENDS = {
+    "database": "django_tasks_db.DatabaseBackend",
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+}
+FUPIN_TASKS = os.environ.get("FUPIN_TASKS") or (
+    "immediate" if "pytest" in sys.modules else "database"
+)
+if FUPIN_TASKS not in TASK_BACKENDS:
+    raise ImproperlyConfigured(f"FUPIN_TASKS must be one of {', '.join(TASK_BACKENDS)}")
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[FUPIN_TASKS]}}
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 

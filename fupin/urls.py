@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("fupin.core.urls")),
     path("households/", include("fupin.registry.urls")),
     path("users/", include("fupin.core.user_urls")),
+    path("jobs/", include("fupin.core.job_urls")),
 ]

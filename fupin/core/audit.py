@@ -11,7 +11,7 @@ import decimal
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,120 @@ def record(
         head.last_id = entry.pk
         head.save(update_fields=["last_hash", "last_id"])
     return entry
+
+
+@dataclass
+class Entry:
+    """One entry for `record_many`: what `record` takes, less the user and the reason."""
+
+    action: str
+    object_type: str
+    object_id: str
+    area_code: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    reason: str = ""
+
+
+def canonical_json(value: Any) -> str:
+    """The JSON text `_content` uses for a value: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_many(
+    user: Any, entries: Iterable[Entry], *, reason: str = "", batch_size: int = 1000
+) -> int:
+    """Append many entries in order under one lock of the chain head; return how many.
+
+    For bulk work (an import of 100,000 households): the head is locked once, each entry's
+    hash chains to the one before exactly as `record` computes it (so `verify` checks them
+    alike), and the entries are written a batch per statement — `entries` may be a
+    generator, so a large import never holds every snapshot in memory at once. Must run
+    inside the caller's transaction, like `record`: committed with the change or not at all.
+
+    Not `bulk_create`: it would serialise each snapshot a second time (the hash needs the
+    canonical JSON text anyway, which is what is stored here) and spend ~3 µs per value
+    composing SQL — 8 s of a 100,000-household import. `fupin.core.bulkwrite` writes the
+    rows; the stored text is the hashed text, so the chain verifies after a round trip.
+
+    The values of `before`/`after` must already be plain JSON (str, int, bool, None, lists
+    and dicts of them, as `jsonable` makes them): converting a large import value by value
+    costs more than the import; anything else fails loudly here, never stored differently.
+    """
+    from fupin.core.bulkwrite import TableWriter
+
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    user_id = user.pk if authenticated else None
+    username = user.get_username() if authenticated else "system"
+    writer = TableWriter(AuditEntry)
+    count = 0
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
+        prev = head.last_hash
+        last_id = head.last_id
+        now = timezone.now()
+        stamp = canonical_json(now.astimezone(dt.UTC).isoformat(timespec="microseconds"))
+        fixed = {
+            "timestamp": stamp,
+            "user_id": canonical_json(user_id),
+            "username": canonical_json(username),
+        }
+        for batch in _batches(entries, batch_size):
+            ids = writer.reserve_ids(len(batch))
+            rows = []
+            for item, pk in zip(batch, ids, strict=True):
+                before = None if item.before is None else canonical_json(item.before)
+                after = None if item.after is None else canonical_json(item.after)
+                text = item.reason or reason
+                parts = {
+                    **fixed,
+                    "action": canonical_json(item.action),
+                    "object_type": canonical_json(item.object_type),
+                    "object_id": canonical_json(item.object_id),
+                    "area_code": canonical_json(item.area_code),
+                    "before": before or "null",
+                    "after": after or "null",
+                    "reason": canonical_json(text),
+                }
+                # Exactly `_content`'s text: the keys in order, each value's canonical JSON.
+                content = "{" + ",".join(f'"{k}":{parts[k]}' for k in sorted(parts)) + "}"
+                digest = hashlib.sha256((prev + content).encode()).hexdigest()
+                rows.append(
+                    {
+                        "id": pk,
+                        "timestamp": now,
+                        "user_id": user_id,
+                        "username": username,
+                        "action": item.action,
+                        "object_type": item.object_type,
+                        "object_id": item.object_id,
+                        "area_code": item.area_code,
+                        "before": before,
+                        "after": after,
+                        "reason": text,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
+                )
+                prev = digest
+                last_id = pk
+            count += writer.insert(rows)
+        if count:
+            head.last_hash = prev
+            head.last_id = last_id
+            head.save(update_fields=["last_hash", "last_id"])
+    return count
+
+
+def _batches(items: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    batch: list[Entry] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass

@@ -8,6 +8,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fupin.core.scoping import ScopedQuerySet
+
 
 class AreaLevel(models.IntegerChoices):
     """The five levels of GB/T 2260 and the statistical division codes below a county."""
@@ -148,3 +150,89 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.last_id} {self.last_hash}"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+#: States a job does not leave.
+FINISHED_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobRun(models.Model):
+    """One background job (an import, a load, an export, a batch run) and how it went.
+
+    Written only by `fupin.core.jobs`: the row is the job's record for the pages (state,
+    progress, counts, log, result file). Scoped like people's data: a user sees the jobs of
+    his area's subtree.
+    """
+
+    area_lookup = "area__code"
+
+    kind = models.CharField(_("kind"), max_length=64, db_index=True)
+    handler = models.CharField(max_length=200, blank=True)
+    state = models.CharField(
+        _("state"), max_length=12, choices=JobState.choices, default=JobState.QUEUED
+    )
+    user = models.ForeignKey(
+        User,
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="jobs",
+    )
+    area = models.ForeignKey(
+        Area,
+        verbose_name=_("area"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    language = models.CharField(max_length=16, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    phase = models.CharField(_("phase"), max_length=200, blank=True)
+    phase_started_at = models.DateTimeField(null=True, blank=True)
+    done = models.BigIntegerField(_("done"), default=0)
+    total = models.BigIntegerField(_("total"), null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    log = models.TextField(_("log"), blank=True)
+    input = models.FileField(
+        _("input file"), upload_to="jobs/input/%Y/%m/", max_length=255, blank=True
+    )
+    input_name = models.CharField(_("input file name"), max_length=255, blank=True)
+    result = models.FileField(
+        _("result file"), upload_to="jobs/result/%Y/%m/", max_length=255, blank=True
+    )
+    result_name = models.CharField(_("result file name"), max_length=255, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("jobs:detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -142,6 +142,14 @@ def _duplicates(h: Household, ms: list[Member], inc: Any, t: dict) -> Iterable[F
         .exclude(household=h)
         .values_list("id_number", "household__village_id", "household__code")
     )
+    yield from duplicate_findings(h, ms, others)
+
+
+def duplicate_findings(
+    h: Household, ms: list[Member], others: Iterable[tuple[str, str, str]]
+) -> Iterable[Finding]:
+    """The same person registered twice: `others` are (ID, village, household number) of the
+    current members of *other* households holding one of `ms`'s IDs."""
     by_id = {m.id_number: m for m in ms}
     for id_number, village, code in others:
         scope = _shared_scope(h.village_id, village)
@@ -233,6 +241,82 @@ def refresh(household: Household) -> list[Finding]:
         for f in findings
     )
     return findings
+
+
+def refresh_many(
+    households: Sequence[Household],
+    members: Mapping[int, list[Member]] | None = None,
+    incomes: Mapping[int, HouseholdIncome | None] | None = None,
+) -> dict[int, list[Finding]]:
+    """Recompute and store the findings of many households at once (bulk imports).
+
+    The same rule functions as `evaluate`, run on in-memory data: `members` (current
+    members by household pk) and `incomes` (latest income by household pk) may be given by
+    a caller that has them (an importer that just wrote them); otherwise they are read with
+    one query each. The households' members must be saved: the same-person-twice rule
+    finds, with one query, every current member of any household who shares an ID with a
+    current member of these — instead of one query per household. Old findings go with one
+    delete, new ones come with one bulk insert.
+    """
+    households = list(households)
+    if not households:
+        return {}
+    pks = [h.pk for h in households]
+    if members is None:
+        grouped: dict[int, list[Member]] = {pk: [] for pk in pks}
+        for m in Member.objects.filter(household_id__in=pks, left_on__isnull=True):
+            grouped[m.household_id].append(m)
+        members = grouped
+    if incomes is None:
+        latest: dict[int, HouseholdIncome | None] = {}
+        for row in HouseholdIncome.objects.filter(household_id__in=pks).order_by("year"):
+            latest[row.household_id] = row
+        incomes = latest
+    registrations: dict[str, list[tuple[int, str, str]]] = {}
+    for start in range(0, len(pks), DUPLICATE_QUERY_SIZE):
+        theirs = Member.objects.filter(
+            household_id__in=pks[start : start + DUPLICATE_QUERY_SIZE], left_on__isnull=True
+        ).values("id_number")
+        rows = Member.objects.filter(id_number__in=theirs, left_on__isnull=True).values_list(
+            "id_number", "household_id", "household__village_id", "household__code"
+        )
+        for id_number, household_id, village, code in rows:
+            registrations.setdefault(id_number, []).append((household_id, village, code))
+    t = thresholds()
+    found: dict[int, list[Finding]] = {}
+    for h in households:
+        ms = members.get(h.pk, [])
+        inc = incomes.get(h.pk)
+        findings: list[Finding] = []
+        for check in CHECKS:
+            if check is _duplicates:
+                others = [
+                    (m.id_number, village, code)
+                    for m in ms
+                    for household_id, village, code in registrations.get(m.id_number, ())
+                    if household_id != h.pk
+                ]
+                findings.extend(duplicate_findings(h, ms, others))
+            else:
+                findings.extend(check(h, ms, inc, t))
+        found[h.pk] = findings
+    for start in range(0, len(pks), DUPLICATE_QUERY_SIZE):
+        QualityIssue.objects.filter(
+            household_id__in=pks[start : start + DUPLICATE_QUERY_SIZE]
+        ).delete()
+    QualityIssue.objects.bulk_create(
+        (
+            QualityIssue(household_id=pk, rule=f.rule, member_id=f.member_id, detail=f.detail)
+            for pk, findings in found.items()
+            for f in findings
+        ),
+        batch_size=2000,
+    )
+    return found
+
+
+#: Households per `IN (...)`: under SQLite's default limit of 32,766 bound variables.
+DUPLICATE_QUERY_SIZE = 20_000
 
 
 def report(households: Any, group_length: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -21,10 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fupin.core import audit
-from fupin.core.models import Area, AreaLevel
+from fupin.core.models import Area
 from fupin.core.services import StaleEdit, require, require_area
-from fupin.core.validators import parse_resident_id
-from fupin.registry import enums, lifecycle, quality
+from fupin.registry import bulk, enums, lifecycle, quality, validation
 from fupin.registry.models import (
     Attachment,
     Household,
@@ -33,41 +32,11 @@ from fupin.registry.models import (
     StatusChange,
 )
 
-HOUSEHOLD_FIELDS = [
-    f.name
-    for f in Household._meta.concrete_fields
-    if f.editable
-    and f.name
-    not in {
-        "id",
-        "code",
-        "status",
-        "status_date",
-        "people",
-        "income_year",
-        "per_capita_income",
-        "version",
-        "identification_year",
-        "exit_year",
-        "created_at",
-        "updated_at",
-    }
-]
-MEMBER_FIELDS = [
-    f.name
-    for f in Member._meta.concrete_fields
-    if f.editable and f.name not in {"id", "household", "left_on", "left_reason"}
-]
-INCOME_FIELDS = [*HouseholdIncome.SOURCES, "business_cost"]
-
-
-def _errors_of(exc: ValidationError, prefix: str = "") -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {
-            f"{prefix}{k}": [str(m) for e in v for m in e.messages]
-            for k, v in exc.error_dict.items()
-        }
-    return {f"{prefix}__all__" if prefix else "__all__": [str(m) for m in exc.messages]}
+# The typed fields of each record: declared with their rules in `validation`, named here
+# too because the forms, the API and the importers read them from the services.
+HOUSEHOLD_FIELDS = validation.HOUSEHOLD_FIELDS
+MEMBER_FIELDS = validation.MEMBER_FIELDS
+INCOME_FIELDS = validation.INCOME_FIELDS
 
 
 def _apply(instance: models.Model, data: Mapping[str, Any], fields: Sequence[str]) -> None:
@@ -82,75 +51,35 @@ def _apply(instance: models.Model, data: Mapping[str, Any], fields: Sequence[str
 
 
 def _clean_household(household: Household, errors: dict[str, list[str]]) -> None:
-    try:
-        household.full_clean(exclude=["code", "version", "village"])
-    except ValidationError as exc:
-        errors.update(_errors_of(exc))
-    village = Area.objects.filter(code=household.village_id).first()
-    if village is None or village.level != AreaLevel.VILLAGE:
-        errors.setdefault("village", []).append(_("Choose a village."))
-    if household.main_cause and household.main_cause in household.other_causes:
-        errors.setdefault("other_causes", []).append(
-            _("The main cause must not be repeated among the other causes.")
-        )
-    if household.dilapidation_grade and not household.is_dilapidated:
-        errors.setdefault("dilapidation_grade", []).append(
-            _("Only a dilapidated house has a dilapidation grade.")
-        )
-    if household.is_dilapidated and not household.dilapidation_grade:
-        errors.setdefault("dilapidation_grade", []).append(
-            _("Give the grade (C or D) of the dilapidated house.")
-        )
-    if household.irrigated_mu > household.farmland_mu:
-        errors.setdefault("irrigated_mu", []).append(
-            _("Irrigated farmland cannot exceed the farmland.")
-        )
-    relocation = [household.relocation_type, household.relocation_mode, household.relocation_place]
-    if any(relocation) and not all(relocation):
-        errors.setdefault("relocation_type", []).append(
-            _("A relocated household needs its relocation type, mode and place.")
-        )
+    """The household's field and cross-field rules (`validation.HOUSEHOLD`), run on the
+    instance: converted values are written back, errors appended by field."""
+    rules = validation.HOUSEHOLD
+    data = {name: getattr(household, rule.attname) for name, rule in rules.rules.items()}
+    for name, value in rules.clean_one(data, errors).items():
+        setattr(household, rules[name].attname, value)
+    code = household.village_id or ""
+    if "village" not in errors and code not in validation.known_villages([code]):
+        errors.setdefault("village", []).append(validation.village_error(code))
 
 
 def _clean_member(member: Member, prefix: str, errors: dict[str, list[str]]) -> None:
-    try:
-        rid = parse_resident_id(member.id_number)
-    except ValidationError as exc:
-        errors[f"{prefix}id_number"] = [str(m) for m in exc.messages]
-    else:
+    """The member's rules (`validation.MEMBER`); the resident ID gives sex and birth date."""
+    rules = validation.MEMBER
+    data = {name: getattr(member, rule.attname) for name, rule in rules.rules.items()}
+    values = rules.clean_one(data, errors, prefix)
+    rid = values.pop("id_number", None)
+    if rid is not None:
         member.id_number, member.birth_date, member.sex = rid.number, rid.birth_date, rid.sex
-    try:
-        member.full_clean(exclude=["household", "id_number", "sex", "birth_date"])
-    except ValidationError as exc:
-        errors.update(_errors_of(exc, prefix))
-    if member.disability_grade and not member.is_disabled:
-        errors.setdefault(f"{prefix}disability_grade", []).append(
-            _("Only a disabled member has a disability grade.")
-        )
-    if member.is_disabled and not member.disability_grade:
-        errors.setdefault(f"{prefix}disability_grade", []).append(
-            _("Give the grade of the disability.")
-        )
-    if member.dropout_reason and member.schooling != enums.Schooling.NOT_IN_SCHOOL:
-        errors.setdefault(f"{prefix}dropout_reason", []).append(
-            _("A member in school has no dropout reason.")
-        )
-    if member.migrant_months and not member.migrant_place:
-        errors.setdefault(f"{prefix}migrant_place", []).append(
-            _("Say where the member works away from home.")
-        )
+    for name, value in values.items():
+        setattr(member, rules[name].attname, value)
 
 
 def _clean_income(income: HouseholdIncome, errors: dict[str, list[str]]) -> None:
-    try:
-        income.full_clean(exclude=["household"])
-    except ValidationError as exc:
-        errors.update(_errors_of(exc, "income."))
-    this_year = timezone.localdate().year
-    if income.year and not 2000 <= income.year <= this_year:
-        errors.setdefault("income.year", []).append(
-            _("The income year must be between 2000 and %(year)d.") % {"year": this_year}
-        )
+    """One year's income (`validation.INCOME`), errors keyed `income.<field>`."""
+    rules = validation.INCOME
+    data = {name: getattr(income, rule.attname) for name, rule in rules.rules.items()}
+    for name, value in rules.clean_one(data, errors, "income.").items():
+        setattr(income, rules[name].attname, value)
 
 
 def _refresh_computed(household: Household) -> None:
@@ -560,3 +489,35 @@ def recheck_quality(user: Any, area_code: str, progress: Any = None) -> int:
         if progress is not None and (done % 200 == 0 or done == total):
             progress(done, total)
     return done
+
+
+def import_households(
+    user: Any,
+    records: Iterable[bulk.HouseholdRecord],
+    *,
+    reason: str,
+    source: str = "",
+    progress: Callable[[str, int, int], None] | None = None,
+    dry_run: bool = False,
+) -> bulk.ImportResult:
+    """Register or update many households at once (批量导入): all of them or none.
+
+    Every record is validated first with the same rules as `create_household` (compiled
+    once in `validation`, run column-wise), every error of every row is collected, and
+    only a file without errors is written — in one transaction, with bulk statements, the
+    computed fields and data-quality findings, and one audit entry per household created
+    or changed (its reason carries `source`, e.g. the file's name and SHA-256). A village
+    outside the user's area is a row error, not a refusal of the whole file. Re-importing
+    updates: see `bulk` for how households, members and incomes are matched. `progress`
+    is called with a phase ("validate", "write"), the count done and the total.
+    `dry_run` validates and counts without writing.
+    """
+    require(user, "registry.add_household")
+    require(user, "registry.change_household")
+    job = bulk.Import(user, progress=progress)
+    with bulk.gc_paused():
+        job.validate(records)
+        if not job.errors and not dry_run:
+            with transaction.atomic():
+                job.write(reason=reason, source=source)
+    return job.result()

@@ -22,4 +22,7 @@ urlpatterns = [
         views.attachment_download,
         name="attachment_download",
     ),
+    path("import/", views.household_import, name="household_import"),
+    path("import/template.xlsx", views.import_template, name="import_template"),
+    path("import/<str:token>/errors.xlsx", views.import_error_report, name="import_error_report"),
 ]

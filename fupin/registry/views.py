@@ -35,11 +35,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
 from fupin.core.models import Area, AreaLevel, AuditEntry
-from fupin.core.scoping import area_prefix
+from fupin.core.scoping import area_prefix, user_can_reach
 from fupin.core.services import StaleEdit
 from fupin.core.validators import mask_id_number
 from fupin.core.views import area_trail, child_length, children_of, reachable_area, user_root
@@ -155,25 +155,51 @@ def household_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @permission_required("registry.export_household", raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def household_export(request: HttpRequest) -> HttpResponseBase:
-    """The list as CSV: the same filterset over the same scoped queryset, every row."""
-    filterset = HouseholdFilterSet(request.GET, queryset=_scoped(request), request=request)
-    if not filterset.is_valid():
+    """The list's rows, exactly: the same filterset over the same scoped queryset, every row.
+
+    The filters come from the query string. GET streams CSV (`?rows=members`: one row per
+    current member). POST (`format` csv|xlsx, `rows` households|members, from the list
+    page's export menu): a CSV of at most `exports.DIRECT_CSV_ROWS` rows streams at once;
+    xlsx and larger CSVs run as a background job and the browser goes to its page.
+    """
+    data = request.POST if request.method == "POST" else request.GET
+    fmt, what = data.get("format", "csv"), data.get("rows", "households")
+    if fmt not in exports.FORMATS or what not in ("households", "members"):
+        return HttpResponseBadRequest(
+            _("Unknown export: %(format)s of %(rows)s.") % {"format": fmt, "rows": what},
+            content_type="text/plain; charset=utf-8",
+        )
+    if request.method == "GET" and fmt != "csv":
+        return HttpResponseBadRequest(
+            _("An Excel export runs in the background: start it from the household list."),
+            content_type="text/plain; charset=utf-8",
+        )
+    filters = exports.filter_query(request.GET)
+    members = what == "members"
+    try:
+        households = exports.filtered_households(request.user, filters)
+    except ValidationError as exc:
         # A filter that cannot be read is not silently dropped: that would export more
         # households than the user asked for.
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items())
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         return HttpResponseBadRequest(
             _("The filters are not valid: %(problems)s") % {"problems": problems},
             content_type="text/plain; charset=utf-8",
         )
-    area = "".join(ch for ch in filterset.form.cleaned_data.get("area") or "" if ch.isdigit())
-    scope = area or getattr(request.user, "area_id", None) or "all"
-    filename = f"households-{scope}-{timezone.localdate():%Y%m%d}.csv"
-    return exports.stream_csv(
-        filterset.qs,
-        full_id=request.user.has_perm("registry.view_full_id"),
-        filename=filename,
+    export = exports.build(request.user, members=members, households=households)
+    if fmt == "csv" and (request.method == "GET" or export.count() <= exports.DIRECT_CSV_ROWS):
+        name = exports.filename(request.user, filters, members=members, fmt="csv")
+        return exports.stream_csv(export, filename=name)
+    # The job concerns the filtered area when it is a real one inside the user's own.
+    area = "".join(filters.get("area", [])).strip()
+    known = bool(area) and user_can_reach(request.user, area)
+    known = known and Area.objects.filter(code=area).exists()
+    job = exports.start_export_job(
+        request.user, filters, fmt=fmt, members=members, area_code=area if known else None
     )
+    return redirect(job)
 
 
 # -- detail --------------------------------------------------------------------------------
@@ -741,3 +767,154 @@ def quality_recheck(request: HttpRequest) -> HttpResponse:
     )
     url = reverse("registry:quality_report")
     return redirect(f"{url}?area={code}" if area is not None else url)
+
+
+# -- import (Excel / CSV) --------------------------------------------------------------------------
+# Appended as a section of its own; its imports stay with it.
+
+import dataclasses  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import secrets  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from django import forms as forms_module  # noqa: E402
+from django.utils.translation import gettext_lazy  # noqa: E402
+
+IMPORT_ERRORS_SHOWN = 200
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ImportForm(forms_module.Form):
+    """A workbook or CSV to import, why, and whether only to check it."""
+
+    file = forms_module.FileField(
+        label=gettext_lazy("Workbook or CSV file"),
+        help_text=gettext_lazy(
+            "The template's workbook (.xlsx), or one CSV table with a row per member."
+        ),
+    )
+    reason = forms_module.CharField(
+        label=gettext_lazy("Reason"),
+        required=False,
+        max_length=500,
+        help_text=gettext_lazy("Kept in the change history of every household imported."),
+    )
+    dry_run = forms_module.BooleanField(
+        label=gettext_lazy("Only check the file, write nothing"), required=False
+    )
+
+
+def _import_dir(user: Any) -> Path:
+    """Where a user's uploads wait for their error report (only that user's own)."""
+    from django.conf import settings
+
+    return Path(settings.DATA_DIR) / "imports" / str(user.pk)
+
+
+def _can_import(user: Any) -> bool:
+    return bool(
+        user.has_perm("registry.add_household") and user.has_perm("registry.change_household")
+    )
+
+
+@login_required
+def import_template(request: HttpRequest) -> HttpResponseBase:
+    """The import template: sheets 户 / 成员 / 收入, Chinese titles, drop-down lists."""
+    if not _can_import(request.user):
+        raise PermissionDenied
+    from fupin.registry import importing
+
+    return FileResponse(
+        io.BytesIO(importing.template_workbook()),
+        as_attachment=True,
+        filename=_("household-import-template.xlsx"),
+        content_type=XLSX,
+    )
+
+
+@login_required
+def household_import(request: HttpRequest) -> HttpResponse:
+    """Upload a workbook or CSV: every row is checked, then all are written or none.
+
+    Runs in the request for now; `importing.run_import` takes a progress callback so the
+    jobs system can run it in the background unchanged.
+    """
+    if not _can_import(request.user):
+        raise PermissionDenied
+    from fupin.registry import importing
+
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "registry/import_form.html", {"form": form})
+    upload = form.cleaned_data["file"]
+    name = upload.name or "upload"
+    data = upload.read()
+    started = dt.datetime.now()
+    result = importing.run_import(
+        request.user,
+        name,
+        data,
+        reason=form.cleaned_data["reason"],
+        dry_run=form.cleaned_data["dry_run"],
+    )
+    seconds = (dt.datetime.now() - started).total_seconds()
+    token = ""
+    if result.errors:
+        # Kept so the error report can be made when asked for (it re-reads the workbook).
+        token = secrets.token_urlsafe(16)
+        folder = _import_dir(request.user)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{token}.upload").write_bytes(data)
+        (folder / f"{token}.json").write_text(
+            json.dumps(
+                {"name": name, "errors": [dataclasses.asdict(e) for e in result.errors]},
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
+    return render(
+        request,
+        "registry/import_result.html",
+        {
+            "result": result,
+            "name": name,
+            "seconds": seconds,
+            "dry_run": form.cleaned_data["dry_run"],
+            "errors": _shown_rows(result.errors[:IMPORT_ERRORS_SHOWN]),
+            "more_errors": max(0, len(result.errors) - IMPORT_ERRORS_SHOWN),
+            "warnings": _shown_rows(result.warnings[:IMPORT_ERRORS_SHOWN]),
+            "token": token,
+        },
+    )
+
+
+def _shown_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    sheets = {"households": _("Households"), "members": _("Members"), "income": _("Income")}
+    return [
+        {"sheet": sheets.get(e.sheet, e.sheet), "row": e.row, "message": e.message} for e in rows
+    ]
+
+
+@login_required
+def import_error_report(request: HttpRequest, token: str) -> HttpResponseBase:
+    """The uploaded workbook with the bad cells marked red and a message per row."""
+    from fupin.registry import importing
+    from fupin.registry.bulk import RowError
+
+    folder = _import_dir(request.user)
+    if not token.replace("-", "").replace("_", "").isalnum():
+        raise Http404
+    upload, meta = folder / f"{token}.upload", folder / f"{token}.json"
+    if not upload.exists() or not meta.exists():
+        raise Http404
+    info = json.loads(meta.read_text(encoding="utf-8"))
+    errors = [RowError(**e) for e in info["errors"]]
+    report = importing.error_report(upload.read_bytes(), errors)
+    stem = Path(info["name"]).stem or "import"
+    return FileResponse(
+        io.BytesIO(report),
+        as_attachment=True,
+        filename=f"{stem}.errors.xlsx",
+        content_type=XLSX,
+    )
