@@ -359,11 +359,15 @@ class JobContext:
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
 
-    def set_result(self, filename: str, data: bytes | Path | str) -> None:
+    def set_result(
+        self, filename: str, data: bytes | Path | str, *, also_on_failure: bool = False
+    ) -> None:
         """Keep `data` (bytes, or a file, moved into place when it can be) as the result.
 
-        Offered for download once the job has succeeded; a failed job's result is deleted.
+        Offered for download once the job has succeeded; a failed job's result is deleted,
+        unless it explains the failure (`also_on_failure`: an import's error report).
         """
+        self._result_on_failure = also_on_failure
         field = self.job.result
         name = field.field.generate_filename(self.job, filename)
         max_length = field.field.max_length
@@ -464,7 +468,7 @@ class JobContext:
             "progress_at": timezone.now(),
         }
         if self._result is not None:
-            if state == JobState.SUCCEEDED:
+            if state == JobState.SUCCEEDED or getattr(self, "_result_on_failure", False):
                 fields["result"], fields["result_name"] = self._result
             else:  # a half-made result is not offered
                 self.job.result.storage.delete(self._result[0])

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -49,6 +50,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
+from fupin.core import jobs
 from fupin.core.validators import normalize_id_number, upgrade_15_to_18
 from fupin.registry import services
 from fupin.registry.bulk import (
@@ -1031,3 +1033,50 @@ def _report_sheets(book: Any) -> dict[str, tuple[Any, Header]]:
         taken[id(ws)] = kind
         result[kind] = (ws, header)
     return result
+
+
+# -- the background job --------------------------------------------------------------------
+
+
+@jobs.register(
+    "registry.import",
+    label=gettext_lazy("Import of households"),
+    permission="registry.add_household",
+)
+def import_job(job: jobs.JobContext) -> dict[str, int]:
+    """params: reason, dry_run. The input file is the upload; a rejected file fails the job
+    with the workbook of marked problems as its result."""
+    if job.user is None or job.input_path is None:
+        raise ValueError("an import needs its user and its file")
+    data = job.input_path.read_bytes()
+    name = job.input_name or job.input_path.name
+    result = run_import(
+        job.user,
+        name,
+        data,
+        job.progress,
+        reason=job.params.get("reason", ""),
+        dry_run=bool(job.params.get("dry_run")),
+    )
+    counts = {
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "members_created": result.members_created,
+        "members_updated": result.members_updated,
+        "errors": len(result.errors),
+    }
+    for warning in result.warnings[:200]:
+        job.log(f"{warning.sheet} {warning.row}: {warning.message}")
+    if result.errors:
+        for error in result.errors[:200]:
+            job.log(f"{error.sheet} {error.row} {error.field}: {error.message}")
+        stem = name.rsplit(".", 1)[0] or "import"
+        job.set_result(
+            f"{stem}.errors.xlsx", error_report(data, result.errors), also_on_failure=True
+        )
+        job.counts.update(counts)
+        raise ValidationError(
+            _("%(n)d problem(s); nothing was imported.") % {"n": len(result.errors)}
+        )
+    return counts

@@ -803,6 +803,13 @@ class ImportForm(forms_module.Form):
     dry_run = forms_module.BooleanField(
         label=gettext_lazy("Only check the file, write nothing"), required=False
     )
+    background = forms_module.BooleanField(
+        label=gettext_lazy("Run in the background (large files always do)"), required=False
+    )
+
+
+#: Uploads up to this size are imported while the user waits; larger ones become a job.
+IMPORT_INLINE_BYTES = 1_000_000
 
 
 def _import_dir(user: Any) -> Path:
@@ -837,11 +844,12 @@ def import_template(request: HttpRequest) -> HttpResponseBase:
 def household_import(request: HttpRequest) -> HttpResponse:
     """Upload a workbook or CSV: every row is checked, then all are written or none.
 
-    Runs in the request for now; `importing.run_import` takes a progress callback so the
-    jobs system can run it in the background unchanged.
+    A village's file (up to IMPORT_INLINE_BYTES) is answered at once; a bigger one, or one
+    the user sends to the background, runs as a job with a live progress page.
     """
     if not _can_import(request.user):
         raise PermissionDenied
+    from fupin.core import jobs
     from fupin.registry import importing
 
     form = ImportForm(request.POST or None, request.FILES or None)
@@ -849,6 +857,18 @@ def household_import(request: HttpRequest) -> HttpResponse:
         return render(request, "registry/import_form.html", {"form": form})
     upload = form.cleaned_data["file"]
     name = upload.name or "upload"
+    if form.cleaned_data["background"] or upload.size > IMPORT_INLINE_BYTES:
+        job = jobs.start(
+            "registry.import",
+            request.user,
+            params={
+                "reason": form.cleaned_data["reason"],
+                "dry_run": form.cleaned_data["dry_run"],
+            },
+            input_file=upload,
+            input_name=name,
+        )
+        return redirect("jobs:detail", pk=job.pk)
     data = upload.read()
     started = dt.datetime.now()
     result = importing.run_import(

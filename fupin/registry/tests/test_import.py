@@ -8,6 +8,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from django.core.management import call_command
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import CommandError
 from django.urls import reverse
 
@@ -418,3 +419,35 @@ def test_a_large_workbooks_report_is_streamed_and_marks_the_same_cells(county_us
 
 def members_name(data: bytes, row: int) -> str:
     return openpyxl.load_workbook(io.BytesIO(data))["成员"].cell(row=row, column=2).value
+
+
+@pytest.mark.django_db
+def test_a_large_import_runs_as_a_job_with_its_error_report(
+    client, county_user, areas, monkeypatch
+):
+    """Issue 3 item 4: imports run as background jobs; a rejected file keeps its report."""
+    from fupin.core.models import JobRun, JobState
+    from fupin.registry import views
+
+    monkeypatch.setattr(views, "IMPORT_INLINE_BYTES", 0)  # every upload is "large"
+    client.force_login(county_user)
+    good = workbook(1)
+    response = client.post(
+        "/households/import/",
+        {"file": SimpleUploadedFile("good.xlsx", good), "reason": "批量导入"},
+    )
+    job = JobRun.objects.latest("id")
+    assert response.status_code == 302 and response.url == f"/jobs/{job.pk}/"
+    assert job.kind == "registry.import" and job.state == JobState.SUCCEEDED
+    assert job.counts["created"] == 1 and Household.objects.count() == 1
+    assert Household.objects.get().head_name == "户主0"
+
+    def spoil(households, members, incomes):
+        members[0]["身份证号码"] = "123"
+
+    bad = workbook(1, spoil)
+    client.post("/households/import/", {"file": SimpleUploadedFile("bad.xlsx", bad)})
+    failed = JobRun.objects.latest("id")
+    assert failed.state == JobState.FAILED and failed.counts["errors"] >= 1
+    assert failed.result_name == "bad.errors.xlsx"  # the report explains the failure
+    assert Household.objects.count() == 1
