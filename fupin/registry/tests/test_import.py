@@ -7,8 +7,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from django.core.management import call_command
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
