@@ -309,6 +309,7 @@ class JobContext:
         self._last_flush = time.monotonic()
         self._live_written = False
         self._result: tuple[str, str] | None = None
+        self._result_on_failure = False
         # Transactions open before the job began (a test's own, or the caller's on the
         # immediate backend) are not the job's: only deeper ones hold the job's writes.
         self._outer_atomic = len(connection.atomic_blocks)
@@ -468,7 +469,7 @@ class JobContext:
             "progress_at": timezone.now(),
         }
         if self._result is not None:
-            if state == JobState.SUCCEEDED or getattr(self, "_result_on_failure", False):
+            if state == JobState.SUCCEEDED or self._result_on_failure:
                 fields["result"], fields["result_name"] = self._result
             else:  # a half-made result is not offered
                 self.job.result.storage.delete(self._result[0])

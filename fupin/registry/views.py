@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
-from fupin.core.models import Area, AreaLevel, AuditEntry
+from fupin.core.models import Area, AreaLevel, AuditEntry, User
 from fupin.core.scoping import area_prefix, user_can_reach
 from fupin.core.services import StaleEdit
 from fupin.core.validators import mask_id_number
@@ -860,7 +860,7 @@ def household_import(request: HttpRequest) -> HttpResponse:
     if form.cleaned_data["background"] or upload.size > IMPORT_INLINE_BYTES:
         job = jobs.start(
             "registry.import",
-            request.user,
+            cast(User, request.user),
             params={
                 "reason": form.cleaned_data["reason"],
                 "dry_run": form.cleaned_data["dry_run"],
