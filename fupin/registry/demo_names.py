@@ -9,6 +9,8 @@ real. Weights are relative; only their proportions matter.
 
 from __future__ import annotations
 
+from engine import names
+
 #: Surname → weight among Zhuang households of the Nanning countryside.
 ZHUANG_SURNAMES: dict[str, int] = {
     "黄": 160,
@@ -101,38 +103,11 @@ SURNAMES_BY_ETHNICITY: dict[str, dict[str, int]] = {
 
 #: Characters of given names by sex and by the generation of birth. Each era has a first
 #: and a second position list; one-character given names draw from the second list.
-GIVEN_NAME_CHARS: dict[tuple[str, str], tuple[str, str]] = {
-    # born before 1960
-    ("M", "old"): (
-        "德文明国家志金建桂振光永世绍正庆福荣有玉汉克秀运日朝树宗华开",
-        "明华昌生荣福才贵林文成清祥忠义新发德山富财海兴全坤安强宝寿",
-    ),
-    ("F", "old"): (
-        "秀桂玉美月凤金兰彩爱春素淑丽翠少竹银瑞妹英",
-        "英兰凤珍花芳娥梅莲香琴妹娟仙秀萍菊爱芬月",
-    ),
-    # born 1960–1984
-    ("M", "mid"): (
-        "建国志海永春立小伟朝卫红东文德光明少俊宏剑庆新",
-        "军平华强伟东明林勇斌宁刚波辉峰涛杰忠胜雄彬良荣超",
-    ),
-    ("F", "mid"): (
-        "秀丽美小春桂海玉翠红少凤月雪素晓金慧",
-        "英华芳红丽萍玲燕霞娟梅琼兰艳花芬敏莲丹",
-    ),
-    # born 1985 and later
-    ("M", "young"): (
-        "子浩宇俊志嘉梓家文明思承晨俊天铭振泽诗锦佳皓",
-        "轩杰豪宇涛鹏阳博辰睿航翔鑫磊晨聪彬凯锋龙",
-    ),
-    ("F", "young"): (
-        "欣梓雨诗思可佳紫雅晓婉嘉美海丽芷一心若",
-        "怡涵琪婷萱雪妍彤琳悦瑶璐蕾蓉倩洁静菲颖敏",
-    ),
-}
+# The given-name characters by era and sex are the synthetic generator's: one list.
+GIVEN_NAME_CHARS = names.GIVEN_NAME_CHARS
 
 #: Share of two-character given names by era (the rest have one character).
-TWO_CHAR_SHARE: dict[str, float] = {"old": 0.55, "mid": 0.7, "young": 0.85}
+TWO_CHAR_SHARE = names.TWO_CHAR_SHARE
 
 
 def era_of(birth_year: int) -> str:
