@@ -15,13 +15,14 @@ Run alone: `uv run python -m benchmarks --only export_csv` (or --quick).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.memory import MemorySampler
 
 TITLE = "Export to CSV (and xlsx)"
 TARGET = "1M rows to CSV in ≤ 60 s with flat memory"
@@ -31,37 +32,6 @@ TOWNSHIPS = 10
 VILLAGES_PER_TOWNSHIP = 20
 ID_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
 CHECK = np.array(list("10X98765432"))
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    import os
-
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class MemorySampler:
-    """The process's resident memory, sampled every 0.1 s in a thread while measuring."""
-
-    def __init__(self) -> None:
-        self.start = _rss_mb()
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, _rss_mb())
-
-    def __enter__(self) -> MemorySampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
 
 
 def _areas() -> list[str]:

@@ -13,44 +13,15 @@ Run alone: `uv run python -m benchmarks --only load` (or --quick).
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.memory import MemorySampler
+
 TITLE = "Load a generated province into the registry"
 TARGET = "(no target of its own; the import target is 100k households in ≤ 60 s)"
 SEED = 2017
-
-
-def _rss_mb() -> float:
-    import os
-
-    with open("/proc/self/statm") as fh:
-        pages = int(fh.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class _Memory:
-    """Peak resident memory while measuring, sampled in a thread."""
-
-    def __init__(self) -> None:
-        self.start = self.peak = _rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, _rss_mb())
-
-    def __enter__(self) -> _Memory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
 
 
 def run(households: int, workdir: Path) -> dict[str, Any]:
@@ -62,7 +33,7 @@ def run(households: int, workdir: Path) -> dict[str, Any]:
     generated = synth.generate(out, households, SEED)
     rows = []
     for what in ("first load", "second load (resume: all unchanged)"):
-        with _Memory() as memory:
+        with MemorySampler() as memory:
             started = time.monotonic()
             result = loading.load_directory(out)
             seconds = time.monotonic() - started
