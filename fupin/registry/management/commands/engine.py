@@ -1,0 +1,117 @@
+"""`fupin engine`: the identification engine's batch jobs (engine/, DuckDB or Spark).
+
+    fupin engine score --scorecard FILE --input DIR --out FILE [--engine duckdb|spark]
+    fupin engine cutoff --scores FILE --quotas FILE --out DIR [--engine duckdb|spark]
+
+`score` reads DIR/households.parquet and writes household_id, county_code, people, score,
+vetoed and each item's points (engine/score.py); `cutoff` draws each county's line from
+its quota (engine/cutoff.py). Nothing touches the database. Each subcommand is handled by
+its own method so the two can evolve separately.
+"""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from fupin.core.progress import TerminalProgress
+
+ENGINES = ("duckdb", "spark")
+
+
+class Command(BaseCommand):
+    help = "Identification engine jobs: score households on a scorecard, cut per county."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="job", metavar="JOB")
+        sub.required = True
+        score = sub.add_parser("score", help="Score households on a scorecard.")
+        score.add_argument("--scorecard", type=Path, required=True, metavar="FILE")
+        score.add_argument(
+            "--input", type=Path, required=True, metavar="DIR", help="Holds households.parquet."
+        )
+        score.add_argument("--out", type=Path, required=True, metavar="FILE")
+        score.add_argument("--engine", choices=ENGINES, default="duckdb")
+
+        cut = sub.add_parser("cutoff", help="Draw each county's line from its quota.")
+        cut.add_argument("--scores", type=Path, required=True, metavar="FILE")
+        cut.add_argument("--quotas", type=Path, required=True, metavar="FILE")
+        cut.add_argument("--out", type=Path, required=True, metavar="DIR")
+        cut.add_argument("--engine", choices=ENGINES, default="duckdb")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["job"] == "score":
+            self.score(options)
+        else:
+            self.cutoff(options)
+
+    def score(self, options: dict[str, Any]) -> None:
+        from engine.score import run_score
+        from engine.scorecard import ScorecardError
+
+        card: Path = options["scorecard"]
+        source: Path = options["input"]
+        if not card.is_file():
+            raise CommandError(_("The scorecard %(path)s does not exist.") % {"path": card})
+        if not (source / "households.parquet").is_file():
+            raise CommandError(_("%(path)s has no households.parquet.") % {"path": source})
+        # The job names its phases in English; spelt out here so makemessages finds them.
+        phases = {"Scoring": _("Scoring"), "Written": _("Written")}
+        with TerminalProgress(self.stdout) as bar:
+            try:
+                result = run_score(
+                    source,
+                    card,
+                    options["out"],
+                    engine=options["engine"],
+                    progress=lambda phase, done, total: bar(phases.get(phase, phase), done, total),
+                )
+            except ScorecardError as exc:
+                # Every problem with its line and item, e.g. a column the data lacks.
+                raise CommandError(
+                    _("The scorecard cannot score this data:") + "\n" + str(exc)
+                ) from None
+            except (ValueError, OSError) as exc:
+                raise CommandError(str(exc)) from None
+        self.stdout.write(
+            _(
+                "%(households)d households scored (%(vetoed)d vetoed) into %(out)s "
+                "in %(seconds).1f s."
+            )
+            % {
+                "households": result["households"],
+                "vetoed": result["vetoed"],
+                "out": options["out"],
+                "seconds": result["seconds"],
+            }
+        )
+
+    def cutoff(self, options: dict[str, Any]) -> None:
+        from engine import cutoff
+
+        phase = _("Cutting")
+        # The score job records its card's direction in the file; the cutoff follows it.
+        direction = "higher_is_better_off"
+        try:
+            meta = pq.read_schema(options["scores"]).metadata or {}
+            direction = meta.get(b"fupin.direction", direction.encode()).decode()
+        except (OSError, ValueError):
+            pass  # run_cutoff reports an unreadable file itself
+        with TerminalProgress(self.stdout) as bar:
+            try:
+                cutoff.run_cutoff(
+                    options["scores"],
+                    options["quotas"],
+                    options["out"],
+                    engine=options["engine"],
+                    progress=lambda done, total: bar(phase, done, total),
+                    higher_is_better_off=direction != "higher_is_poorer",
+                )
+            except (ValueError, OSError) as exc:
+                raise CommandError(str(exc)) from None
+        self.stdout.write(_("Cutoff written to %(out)s.") % {"out": options["out"]})
