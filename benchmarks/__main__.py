@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, tuple[int, int]] = {
     "load": (100_000, 2_000),
     "import_xlsx": (100_000, 2_000),
     "export_csv": (1_000_000, 20_000),
+    "identify": (4_880_000, 20_000),
 }
 
 
@@ -87,7 +89,43 @@ def run_one(name: str, size: int) -> dict[str, Any]:
         return {"error": (proc.stderr or proc.stdout)[-800:], "size": size}
 
 
+def render_section(name: str, r: dict[str, Any]) -> list[str]:
+    """One benchmark's section of the report: heading, target, table, notes."""
+    lines = [f"## {r.get('title', name)}", ""]
+    if "error" in r:
+        return [*lines, "Failed to run:", "", "```", r["error"], "```", ""]
+    if r.get("target"):
+        lines += [f"Target: {r['target']}", ""]
+    rows = r.get("rows") or []
+    if rows:
+        keys = list(rows[0].keys())
+        lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
+        lines.append("")
+    for note in r.get("notes", []):
+        lines.append(f"- {note}")
+    lines.append("")
+    return lines
+
+
+def existing_sections(path: Path = OUT) -> dict[str, list[str]]:
+    """The report's `## ` sections by heading (Machine excluded), in the file's order."""
+    if not path.exists():
+        return {}
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        if current is not None:
+            current.append(line)
+    sections.pop("Machine", None)
+    return sections
+
+
 def write_report(results: dict[str, dict[str, Any]], quick: bool) -> None:
+    """Write the report; sections of benchmarks not run this time are kept from the existing
+    file (matched by heading), so a partial run (`--only`) never loses figures."""
     m = machine()
     lines = [
         "# Benchmarks",
@@ -101,24 +139,40 @@ def write_report(results: dict[str, dict[str, Any]], quick: bool) -> None:
         *[f"- {k}: {v}" for k, v in m.items()],
         "",
     ]
-    for name, r in results.items():
-        lines += [f"## {r.get('title', name)}", ""]
-        if "error" in r:
-            lines += ["Failed to run:", "", "```", r["error"], "```", ""]
-            continue
-        if r.get("target"):
-            lines += [f"Target: {r['target']}", ""]
-        rows = r.get("rows") or []
-        if rows:
-            keys = list(rows[0].keys())
-            lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-            lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
-            lines.append("")
-        for note in r.get("notes", []):
-            lines.append(f"- {note}")
-        lines.append("")
+    fresh = {name: render_section(name, r) for name, r in results.items()}
+    if set(results) >= set(BENCHMARKS):
+        for sec in fresh.values():
+            lines += sec
+    else:
+        # A partial run: the old sections in their order, each benchmark run this time
+        # replacing its own (matched by heading or by its module's TITLE, so that a failed
+        # run, headed by its name, still replaces it); new ones at the end.
+        by_heading: dict[str, str] = {}
+        for name, sec in fresh.items():
+            by_heading[sec[0][3:].strip()] = name
+            by_heading.setdefault(_title(name), name)
+        placed: set[str] = set()
+        for heading, sec in existing_sections().items():
+            match = by_heading.get(heading)
+            if match is None:
+                lines += sec
+            elif match not in placed:
+                lines += fresh[match]
+                placed.add(match)
+        for name, sec in fresh.items():
+            if name not in placed:
+                lines += sec
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _title(name: str) -> str:
+    """A benchmark's section heading (its module's TITLE), without running it."""
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+    except Exception:  # a module that cannot import has no section to keep by title
+        return name
+    return str(getattr(module, "TITLE", name))
 
 
 def main() -> None:
