@@ -407,7 +407,7 @@ def run(households: int, workdir: Path) -> dict[str, Any]:
     sp_n = min(SPARK_SAMPLE, households)
     sp_dir = workdir / "spark-sample"
     sample(data, sp_dir, sp_n)
-    from engine.score import spark_session
+    from engine.backends import spark_session
 
     t0 = time.monotonic()
     spark = spark_session()

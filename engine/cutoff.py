@@ -21,10 +21,9 @@ non-vetoed households within `NEAR_LINE_POINTS` of the line, which the county re
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -33,8 +32,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from engine.backends import ENGINES, Engine, connect
+
 Progress = Callable[[int, int], None]
-Engine = Literal["duckdb", "spark"]
 
 #: Households within this many points of the line are listed in the county report (issue 4).
 NEAR_LINE_POINTS = 2
@@ -255,31 +255,6 @@ def check_unique(households: pa.Table, source: str) -> None:
         raise CutoffError(f"{source}: {count} repeated household_id (for example {first}).")
 
 
-def spark_session() -> Any:
-    """A local Spark session for tests and small runs (no UI, temporary warehouse)."""
-    from pyspark.sql import SparkSession
-
-    warehouse = tempfile.mkdtemp(prefix="fupin-spark-")
-    return (
-        SparkSession.builder.master("local[2]")
-        .appName("fupin")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-
-
-def connect(engine: Engine, spark: Any = None) -> Any:
-    """An Ibis backend: DuckDB in memory, or PySpark on `spark` (a local session if None)."""
-    if engine == "duckdb":
-        return ibis.duckdb.connect()
-    if engine == "spark":
-        return ibis.pyspark.connect(spark if spark is not None else spark_session())
-    raise CutoffError(f"Unknown engine {engine!r}: use duckdb or spark.")
-
-
 def run_cutoff(
     scores_file: str | Path,
     quotas_file: str | Path,
@@ -303,6 +278,8 @@ def run_cutoff(
     if not scores_path.exists():
         raise CutoffError(f"{scores_path}: no such file.")
     quotas = read_quotas(quotas_file)
+    if engine not in ENGINES:
+        raise CutoffError(f"Unknown engine {engine!r}: use duckdb or spark.")
     con = connect(engine, spark)
     try:
         raw = con.read_parquet(str(scores_path))

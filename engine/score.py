@@ -16,20 +16,19 @@ This module never imports Django.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from engine.backends import Engine, connect
 from engine.scorecard import Item, Scorecard, check_columns, load_scorecard
 
-Engine = Literal["duckdb", "spark"]
 Progress = Callable[[str, int, int | None], None]
 KEYS = ("household_id", "county_code", "people")
 
@@ -174,30 +173,6 @@ def with_member_facts(households: ir.Table, members: ir.Table) -> ir.Table:
     facts = facts.select("household_id", *new)
     joined = households.left_join(facts, "household_id")
     return joined.select(*households.columns, **{c: joined[c].fill_null(0) for c in new})
-
-
-def spark_session(warehouse: str | None = None) -> Any:
-    """A local Spark session for the score job: no UI, a private warehouse directory."""
-    from pyspark.sql import SparkSession
-
-    warehouse = warehouse or tempfile.mkdtemp(prefix="fupin-spark-")
-    return (
-        SparkSession.builder.master("local[2]")
-        .appName("fupin-engine")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
-    )
-
-
-def connect(engine: Engine = "duckdb", session: Any = None) -> Any:
-    if engine == "duckdb":
-        return ibis.duckdb.connect()
-    if engine == "spark":
-        return ibis.pyspark.connect(session or spark_session())
-    raise ValueError(f"unknown engine {engine!r}: duckdb or spark")
 
 
 def run_score(

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from benchmarks.identify_sql import cutoff_sql
-from engine.cutoff import CutoffError, cutoff, run_cutoff, spark_session
+from engine.backends import spark_session
+from engine.cutoff import CutoffError, cutoff, run_cutoff
 
 A, B, C, D = "450102", "450103", "450104", "450105"
 

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine import synth
-from engine.score import run_score, score, spark_session
+from engine.backends import spark_session
+from engine.score import run_score, score
 from engine.scorecard import ScorecardError, parse_scorecard
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scorecards" / "guangxi-2015-illustrative.yaml"
