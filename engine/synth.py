@@ -560,29 +560,23 @@ def _families(rng: np.random.Generator, n: int) -> tuple[Array, Array, _Families
         default=True,
     )
     lone_children = np.where(kind == K_LONE_PARENT, size - 1, size - 2)
+    # The head's age range by household kind: one set of conditions, two bounds.
+    age_kinds = [
+        kind == K_SINGLE_OLD,
+        kind == K_SINGLE_YOUNG,
+        kind == K_COUPLE_OLD,
+        kind == K_COUPLE_MID,
+        (kind == K_LONE_PARENT) & (size == 2),
+        kind == K_UP,
+        kind == K_DOWN,
+    ]
     lo = np.select(
-        [
-            kind == K_SINGLE_OLD,
-            kind == K_SINGLE_YOUNG,
-            kind == K_COUPLE_OLD,
-            kind == K_COUPLE_MID,
-            (kind == K_LONE_PARENT) & (size == 2),
-            kind == K_UP,
-            kind == K_DOWN,
-        ],
+        age_kinds,
         [60, 28, 55, 35, 42, 25, 52],
         default=np.maximum(25, 22 + 2 * lone_children),
     )
     hi = np.select(
-        [
-            kind == K_SINGLE_OLD,
-            kind == K_SINGLE_YOUNG,
-            kind == K_COUPLE_OLD,
-            kind == K_COUPLE_MID,
-            (kind == K_LONE_PARENT) & (size == 2),
-            kind == K_UP,
-            kind == K_DOWN,
-        ],
+        age_kinds,
         [85, 59, 84, 54, 80, 50, 80],
         default=60,
     )
