@@ -21,17 +21,6 @@ from fupin.core.roles import Role
 ACTIVE_CHOICES = [("", _("All")), ("1", _("Active")), ("0", pgettext_lazy("account", "Disabled"))]
 
 
-def apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Put a service's errors on the form's fields; an unknown key goes to the whole form."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for name, errors in exc.error_dict.items():
-        field = name if name in form.fields else None
-        for error in errors:
-            form.add_error(field, error)
-
-
 class BootstrapForm(forms.Form):
     """A form whose widgets carry Bootstrap 5 classes, and `is-invalid` once they err."""
 

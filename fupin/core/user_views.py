@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fupin.core import audit, services
+from fupin.core.forms import apply_errors
 from fupin.core.models import CODE_LENGTH, Area, AuditEntry, User
 from fupin.core.roles import Role
 from fupin.core.user_forms import (
@@ -35,7 +36,6 @@ from fupin.core.user_forms import (
     UserCreateForm,
     UserEditForm,
     UserFilterForm,
-    apply_errors,
 )
 
 PAGE_SIZE = 50
@@ -145,7 +145,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 reason=_reason(form, gettext_lazy("created on the user page")),
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_errors(exc, {"": form})
         else:
             messages.success(request, _("User %(name)s created.") % {"name": user.username})
             return redirect("users:edit", pk=user.pk)
@@ -172,7 +172,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=data["reason"],
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_errors(exc, {"": form})
         else:
             messages.success(request, _("User %(name)s saved.") % {"name": user.username})
             return redirect("users:edit", pk=user.pk)
@@ -265,7 +265,7 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            apply_errors(form, exc)
+            apply_errors(exc, {"": form})
         else:
             if user.pk == actor.pk:
                 update_session_auth_hash(request, user)

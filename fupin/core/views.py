@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from fupin.core import area_services
+from fupin.core.forms import apply_errors
 from fupin.core.models import CODE_LENGTH, Area, AreaLevel, AuditEntry
 from fupin.core.scoping import area_prefix, user_can_reach
 
@@ -219,8 +220,7 @@ def village_flags(request: HttpRequest, code: str) -> HttpResponse:
                 form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            for field, messages_ in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages_)
+            apply_errors(exc, {"": form})
         else:
             messages.success(
                 request, _("The flags of %(village)s are saved.") % {"village": village}

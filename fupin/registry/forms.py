@@ -4,18 +4,17 @@ The forms only parse what the user typed (field types, required fields, closed l
 business rules are checked by `fupin.registry.services`, exactly as for the API and the
 importers. So the model forms here never run the model's own validation (`_post_clean` is
 switched off): the view hands `cleaned_data` to a service and maps the service's
-`ValidationError` back onto the fields with `apply_errors`.
+`ValidationError` back onto the fields with `fupin.core.forms.apply_errors`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -119,35 +118,6 @@ MEMBER_GROUPS: list[tuple[Any, list[str]]] = [
 
 #: Above this many villages the village is typed as a code (with suggestions), not chosen.
 MAX_VILLAGE_CHOICES = 1500
-
-
-def apply_errors(
-    error: ValidationError, forms_by_prefix: Mapping[str, forms.BaseForm | None]
-) -> None:
-    """Put a service's ValidationError onto the forms, each message next to its field.
-
-    `forms_by_prefix` maps a key prefix to a form: {"": household_form, "income.":
-    income_form, "members.0.": first_member_form, ...}. The longest matching prefix wins; a
-    key that names no field of its form becomes a form-wide error of the main ("") form.
-    """
-    main = forms_by_prefix.get("")
-    messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
-    prefixes = sorted(forms_by_prefix, key=len, reverse=True)
-    for key, msgs in messages.items():
-        for prefix in prefixes:
-            if key.startswith(prefix):
-                form = forms_by_prefix[prefix]
-                name = key.removeprefix(prefix)
-                break
-        else:  # pragma: no cover - "" always matches
-            form, name = main, key
-        if form is None:
-            form = main
-        for message in msgs:
-            if form is not None and name in form.fields:
-                form.add_error(name, message)
-            elif form is not None:
-                form.add_error(None, message)
 
 
 class ServiceModelForm(forms.ModelForm):

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_tables2 import RequestConfig
 
+from fupin.core.forms import apply_errors
 from fupin.core.models import Area, AreaLevel, AuditEntry, User
 from fupin.core.scoping import area_prefix, user_can_reach
 from fupin.core.services import StaleEdit
@@ -405,7 +406,7 @@ def household_create(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 targets: dict[str, Any] = {"": form, "income.": income}
                 targets.update({f"members.{i}.": r for i, r in enumerate(rows)})
-                forms.apply_errors(exc, targets)
+                apply_errors(exc, targets)
             else:
                 messages.success(
                     request,
@@ -473,7 +474,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 differences = _differences(saved, form, services.HOUSEHOLD_FIELDS)
                 form = _stale(exc, request.POST, build)
             except ValidationError as exc:
-                forms.apply_errors(exc, {"": form})
+                apply_errors(exc, {"": form})
             else:
                 messages.success(request, _("The household was saved."))
                 return redirect(household)
@@ -520,7 +521,7 @@ def member_edit(request: HttpRequest, pk: int, member_pk: int | None = None) -> 
                     differences = _differences(saved, form, services.MEMBER_FIELDS)
                 form = _stale(exc, request.POST, build)
             except ValidationError as exc:
-                forms.apply_errors(exc, {"": form})
+                apply_errors(exc, {"": form})
             else:
                 messages.success(request, _("The member was saved."))
                 return redirect(household)
@@ -560,7 +561,7 @@ def member_leave(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
             except StaleEdit as exc:
                 form = _stale(exc, request.POST, build)
             except ValidationError as exc:
-                forms.apply_errors(exc, {"": form})
+                apply_errors(exc, {"": form})
             else:
                 messages.success(request, _("The member's departure was recorded."))
                 return redirect(household)
@@ -608,7 +609,7 @@ def income_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     differences = _differences(saved, form, services.INCOME_FIELDS)
                 form = _stale(exc, request.POST, build)
             except ValidationError as exc:
-                forms.apply_errors(exc, {"": form})
+                apply_errors(exc, {"": form})
             else:
                 messages.success(request, _("The income was saved."))
                 return redirect(household)
@@ -658,7 +659,7 @@ def household_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 form = _stale(exc, request.POST, lambda d: build(d, request.FILES))
                 files_lost = bool(request.FILES)
             except ValidationError as exc:
-                forms.apply_errors(exc, {"": form})
+                apply_errors(exc, {"": form})
                 files_lost = bool(request.FILES)
             else:
                 messages.success(
