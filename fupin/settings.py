@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "fupin.core",
     "fupin.registry",
+    "fupin.identify",
     "fupin.api",
 ]
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/", include("fupin.api.urls")),
     path("", include("fupin.core.urls")),
     path("households/", include("fupin.registry.urls")),
+    path("identify/", include("fupin.identify.urls")),
     path("users/", include("fupin.core.user_urls")),
     path("jobs/", include("fupin.core.job_urls")),
 ]

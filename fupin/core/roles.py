@@ -27,6 +27,7 @@ VIEW = {
     "core.view_area",
     "registry.view_household",
     "registry.view_quality_report",
+    "identify.view_campaign",
 }
 EDIT = {
     "registry.add_household",
@@ -46,14 +47,23 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "core.manage_users",
         "core.view_audit",
         "core.change_area",
+        "identify.manage_campaign",
+        "identify.record_step",
     },
-    Role.DATA_OFFICER: VIEW | EDIT | {"registry.transition_household", "registry.view_full_id"},
+    Role.DATA_OFFICER: VIEW
+    | EDIT
+    | {
+        "registry.transition_household",
+        "registry.view_full_id",
+        "identify.record_step",
+    },
     Role.REVIEWER: VIEW
     | {
         "registry.transition_household",
         "registry.review_household",
         "core.view_audit",
         "registry.export_household",
+        "identify.record_step",
     },
     Role.SUPPORT_CADRE: VIEW | {"registry.change_household"},
     Role.EVALUATOR: VIEW | {"registry.export_household"},

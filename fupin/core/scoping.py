@@ -39,6 +39,21 @@ class ScopedQuerySet(models.QuerySet[M]):
         lookup = self.model.area_lookup  # type: ignore[attr-defined]
         return self.filter(**{f"{lookup}__startswith": prefix})
 
+    def overlapping_user(self, user: Any) -> ScopedQuerySet[M]:
+        """Rows whose area contains the user's area or lies in it: work that covers an area
+        (a county's identification campaign) is seen by the village cadres who take part in
+        it, while the people's data inside it stays under `for_user`."""
+        prefix = area_prefix(user)
+        if prefix is None:
+            return self.none()
+        if prefix == "":
+            return self
+        lookup = self.model.area_lookup  # type: ignore[attr-defined]
+        return self.filter(
+            models.Q(**{f"{lookup}__startswith": prefix})
+            | models.Q(**{f"{lookup}__in": ancestor_codes(prefix)})
+        )
+
     def in_area(self, code: str) -> ScopedQuerySet[M]:
         lookup = self.model.area_lookup  # type: ignore[attr-defined]
         return self.filter(**{f"{lookup}__startswith": code})
@@ -51,6 +66,13 @@ class ScopedQuerySet(models.QuerySet[M]):
             raise Http404 from exc
 
 
+def ancestor_codes(code: str) -> list[str]:
+    """The codes of the areas above `code` (province, city, county, township)."""
+    from fupin.core.models import CODE_LENGTH
+
+    return [code[:n] for n in CODE_LENGTH.values() if n < len(code)]
+
+
 def user_can_reach(user: Any, area_code: str) -> bool:
     prefix = area_prefix(user)
     return prefix is not None and area_code.startswith(prefix)
@@ -58,13 +80,14 @@ def user_can_reach(user: Any, area_code: str) -> bool:
 
 def visible_areas(user: Any) -> models.QuerySet[Area]:
     """The user's subtree and the chain of ancestors above it (to navigate down from the top)."""
-    from fupin.core.models import CODE_LENGTH, Area
+    from fupin.core.models import Area
 
     prefix = area_prefix(user)
     if prefix is None:
         return Area.objects.none()
     qs = Area.objects.all()
     if prefix:
-        ancestors = [prefix[:n] for n in CODE_LENGTH.values() if n < len(prefix)]
-        qs = qs.filter(models.Q(code__startswith=prefix) | models.Q(code__in=ancestors))
+        qs = qs.filter(
+            models.Q(code__startswith=prefix) | models.Q(code__in=ancestor_codes(prefix))
+        )
     return qs

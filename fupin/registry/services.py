@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from fupin.core import audit
 from fupin.core.models import Area
+from fupin.core.scoping import user_can_reach
 from fupin.core.services import StaleEdit, require, require_area
 from fupin.registry import bulk, enums, lifecycle, quality, validation
 from fupin.registry.models import (
@@ -469,6 +470,122 @@ def transition_household(
     )
     household.status, household.version = current.status, current.version
     return change
+
+
+@transaction.atomic
+def transition_many(
+    user: Any,
+    steps: Sequence[tuple[str, Mapping[int, dt.date]]],
+    *,
+    reason: str,
+    attachments: Sequence[Attachment] = (),
+) -> int:
+    """Move many households along the same transitions at once (a county's announcement
+    registers thousands): `steps` is [(transition name, {household id: date})], applied in
+    order; each household goes through every step whose mapping names it.
+
+    The same rules as `transition_household` — permission, area, the source status, dates
+    not in the future nor before the previous step — checked for every household before
+    anything is written; one refusal refuses all. History rows, status and audit entries
+    are written in bulk (one lock of the audit chain). Returns the number of status changes.
+    """
+    if not reason.strip():
+        raise ValidationError({"reason": [_("Give the reason for this step.")]})
+    table = lifecycle.transitions()
+    ids = sorted({hid for _name, dates in steps for hid in dates})
+    current = {h.pk: h for h in Household.objects.select_for_update().filter(pk__in=ids)}
+    today = timezone.localdate()
+    errors: list[str] = []
+    state = {hid: (h.status, h.status_date) for hid, h in current.items()}
+    changes: list[StatusChange] = []
+    for name, dates in steps:
+        transition = table.get(name)
+        if transition is None:
+            raise ValidationError({"transition": [_("Unknown step %(name)s.") % {"name": name}]})
+        require(user, transition.permission)
+        for hid, date in dates.items():
+            household = current.get(hid)
+            if household is None:
+                errors.append(_("Household %(id)s does not exist.") % {"id": hid})
+                continue
+            if not user_can_reach(user, household.village_id):
+                raise PermissionDenied(_("This record is outside your area."))
+            status, since = state[hid]
+            if status not in transition.sources:
+                errors.append(
+                    _("Household %(code)s is %(status)s and cannot take the step “%(step)s”.")
+                    % {
+                        "code": household.code,
+                        "status": enums.HouseholdStatus(status).label,
+                        "step": transition.label,
+                    }
+                )
+            elif date > today or (since is not None and date < since):
+                errors.append(
+                    _(
+                        "Household %(code)s: the date %(date)s of “%(step)s” is in the future "
+                        "or before its previous step."
+                    )
+                    % {"code": household.code, "date": date, "step": transition.label}
+                )
+            changes.append(
+                StatusChange(
+                    household_id=hid,
+                    transition=name,
+                    from_status=status,
+                    to_status=transition.target,
+                    date=date,
+                    reason=reason,
+                    user=user,
+                )
+            )
+            state[hid] = (transition.target, date)
+            if transition.sets_identification_year and household.identification_year is None:
+                household.identification_year = date.year
+            if transition.sets_exit_year:
+                household.exit_year = date.year
+    if errors:
+        raise ValidationError({"transition": errors[:20]})
+    StatusChange.objects.bulk_create(changes, batch_size=1000)
+    if attachments:
+        # bulk_create sets the primary keys (RETURNING on SQLite ≥ 3.35 and PostgreSQL).
+        links = StatusChange.attachments.through
+        links.objects.bulk_create(
+            [links(statuschange_id=c.pk, attachment_id=a.pk) for c in changes for a in attachments],
+            batch_size=1000,
+        )
+    before = {hid: (h.status, h.status_date) for hid, h in current.items()}
+    now = timezone.now()
+    for hid, (status, since) in state.items():
+        household = current[hid]
+        household.status, household.status_date = status, since
+        household.version += 1
+        household.updated_at = now
+    Household.objects.bulk_update(
+        list(current.values()),
+        ["status", "status_date", "identification_year", "exit_year", "version", "updated_at"],
+        batch_size=1000,
+    )
+    audit.record_many(
+        user,
+        (
+            audit.Entry(
+                action="registry.household.transition",
+                object_type="registry.household",
+                object_id=str(hid),
+                area_code=current[hid].village_id,
+                before={"status": before[hid][0], "status_date": audit.jsonable(before[hid][1])},
+                after={
+                    "status": status,
+                    "status_date": audit.jsonable(since),
+                    "steps": [n for n, d in steps if hid in d],
+                },
+            )
+            for hid, (status, since) in state.items()
+        ),
+        reason=reason,
+    )
+    return len(changes)
 
 
 def recheck_quality(user: Any, area_code: str, progress: Any = None) -> int:
