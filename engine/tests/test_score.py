@@ -123,6 +123,30 @@ def test_default_scorecard_finds_the_poor(generated: Path, tmp_path: Path) -> No
     assert meta[b"fupin.direction"] == b"higher_is_better_off"
 
 
+def test_scores_file_schema_and_counts_do_not_depend_on_the_data(tmp_path: Path) -> None:
+    """Issue 4 item 1: every scores file of one card has the same schema, whether or not
+    the input has empty values (DuckDB would mark a column without nulls as required),
+    carries the card in its metadata, and the returned counts are those of the file."""
+    card_file = tmp_path / "tiny.yaml"
+    card_file.write_text(CARD, encoding="utf-8")
+    full = tiny().filter(pa.array([True, True, True, False, False]))
+    schemas = []
+    for name, table in (("nulls", tiny()), ("full", full)):
+        (tmp_path / name).mkdir()
+        pq.write_table(table, tmp_path / name / "households.parquet")
+        result = run_score(tmp_path / name, card_file, tmp_path / name / "scores.parquet")
+        written = pq.read_table(tmp_path / name / "scores.parquet")
+        assert result["households"] == written.num_rows == table.num_rows
+        assert result["vetoed"] == sum(written["vetoed"].to_pylist())
+        assert written["household_id"].to_pylist() == sorted(table["household_id"].to_pylist())
+        assert written.schema.metadata[b"fupin.scorecard"] == b"Tiny"
+        assert written.schema.metadata[b"fupin.scorecard_version"] == b"1"
+        schemas.append(written.schema)
+    assert schemas[0] == schemas[1]
+    assert all(field.nullable for field in schemas[0])
+    assert not list(tmp_path.glob("*/.*.part"))
+
+
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     pytest.importorskip("pyspark")
