@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-only lint format tools deps browser messages bench serve clean
+.PHONY: demo test test-only lint format tools system deps browser messages bench serve clean
 
 ## demo: install, migrate the embedded SQLite database, load a demo county, serve on :8000
 ## with a background-job worker (`fupin db_worker`) beside the server; Ctrl-C stops both
@@ -39,8 +39,15 @@ format: deps
 tools:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 
-deps: tools
+deps: tools system
 	$(UV) sync --frozen --quiet
+
+## The system libraries WeasyPrint draws PDFs with (Pango, HarfBuzz's subsetter), from Debian.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+system:
+	@ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p | grep -q 'libharfbuzz-subset.so.0' || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_LIBS) >/dev/null; \
+	  else echo "missing $(PDF_LIBS) and this is not root: printed booklets (PDF) will not work"; fi; }
 
 ## Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 browser:

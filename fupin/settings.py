@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "fupin.core",
     "fupin.registry",
     "fupin.identify",
+    "fupin.support",
     "fupin.api",
 ]
 

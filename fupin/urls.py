@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("fupin.core.urls")),
     path("households/", include("fupin.registry.urls")),
     path("identify/", include("fupin.identify.urls")),
+    path("support/", include("fupin.support.urls")),
     path("users/", include("fupin.core.user_urls")),
     path("jobs/", include("fupin.core.job_urls")),
 ]

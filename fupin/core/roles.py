@@ -28,6 +28,7 @@ VIEW = {
     "registry.view_household",
     "registry.view_quality_report",
     "identify.view_campaign",
+    "support.view_support",
 }
 EDIT = {
     "registry.add_household",
@@ -49,6 +50,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "core.change_area",
         "identify.manage_campaign",
         "identify.record_step",
+        "support.manage_support",
+        "support.record_support",
     },
     Role.DATA_OFFICER: VIEW
     | EDIT
@@ -56,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "registry.transition_household",
         "registry.view_full_id",
         "identify.record_step",
+        "support.record_support",
     },
     Role.REVIEWER: VIEW
     | {
@@ -65,7 +69,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "registry.export_household",
         "identify.record_step",
     },
-    Role.SUPPORT_CADRE: VIEW | {"registry.change_household"},
+    Role.SUPPORT_CADRE: VIEW | {"registry.change_household", "support.record_support"},
     Role.EVALUATOR: VIEW | {"registry.export_household"},
     Role.VIEWER: VIEW,
 }

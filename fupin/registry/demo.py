@@ -1489,6 +1489,8 @@ class DemoResult:
     users: list[DemoUser]
     seconds: dict[str, float]
     cutoff_points: int
+    #: Support figures (cadres, pairings, teams, plans, visits): fupin/support/demo.py.
+    support: dict[str, int] = field(default_factory=dict)
 
 
 Progress = Callable[[str, int, int], None]
@@ -1555,6 +1557,8 @@ def _demo_users(county: str, township: str, village: str) -> list[tuple[str, str
         ("viewer", Role.VIEWER, county, "梁海燕"),
         ("township_officer", Role.DATA_OFFICER, township, "蒙少华"),
         ("village_officer", Role.DATA_OFFICER, village, "农秀英"),
+        # The cadre of a few of the village's households (fupin/support/demo.py).
+        ("support_cadre", Role.SUPPORT_CADRE, village, "覃振华"),
     ]
     return [(demo_username(name, county), str(role), area, full) for name, role, area, full in rows]
 
@@ -1619,6 +1623,11 @@ def reset_county(county: str) -> int:
     wipe real data. The village flags of the county are cleared through the service and the
     reset itself is audited. Audit entries are append-only and stay.
     """
+    # Support and identification build on the registry: imported here, not at the top, so
+    # that the registry never depends on them when they import this module.
+    from fupin.identify.demo import reset_identify_demo
+    from fupin.support.demo import reset_support_demo
+
     households = demo_households(county)
     ids = [str(pk) for pk in households.values_list("pk", flat=True)]
     demo_made = 0
@@ -1639,6 +1648,9 @@ def reset_county(county: str) -> int:
             "demo; refusing to delete them"
         )
     with transaction.atomic():
+        # Support rows and campaigns refer to the households (PROTECT): theirs go first.
+        reset_identify_demo(county)
+        reset_support_demo(county)
         attachments = list(
             Attachment.objects.filter(statuschange__household__in=households).distinct()
         )
@@ -1682,9 +1694,12 @@ def load_demo(
     """Load the demo county: areas, users, households, their history, village flags.
 
     Raises DemoAlreadyLoaded when the county already has households and `reset` is false.
-    Households, steps and flags are written in one transaction: an interrupted load leaves
-    no half county behind.
+    Households, steps, flags and their support (cadres, pairings, plans, visits:
+    fupin/support/demo.py) are written in one transaction: an interrupted load leaves no
+    half county behind.
     """
+    from fupin.support.demo import load_support_demo
+
     seconds: dict[str, float] = {}
     started = time.monotonic()
     _code, county_name, _parent = _county_row(county)
@@ -1781,6 +1796,10 @@ def load_demo(
             for code in others:
                 services.recheck_quality(admin, code)
         seconds["flags"] = time.monotonic() - t
+
+        t = time.monotonic()
+        load_support_demo(county, village, township, admin)
+        seconds["support"] = time.monotonic() - t
     seconds["total"] = time.monotonic() - started
     return summarize(county, users, seconds, demo.cutoff_points)
 
@@ -1798,6 +1817,8 @@ def summarize(
         .values_list("rule")
         .annotate(n=Count("household", distinct=True))
     )
+    from fupin.support.demo import figures as support_figures
+
     return DemoResult(
         county=county,
         households=hh.count(),
@@ -1809,6 +1830,7 @@ def summarize(
         users=users,
         seconds=seconds,
         cutoff_points=cutoff,
+        support=support_figures(county),
     )
 
 

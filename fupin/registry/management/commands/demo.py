@@ -19,7 +19,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from fupin.core.models import Area
+from fupin.core.models import Area, User
+from fupin.identify import demo as identify_demo
 from fupin.registry import demo
 from fupin.registry.enums import HouseholdStatus
 
@@ -128,6 +129,9 @@ class Command(BaseCommand):
             ) from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        # After the households' transaction: scoring is a job over the committed registry.
+        admin = User.objects.get(username=demo.demo_username("county_admin", result.county))
+        identify_demo.load_identify_demo(result.county, admin)
         self.report(result)
 
     def report(self, r: demo.DemoResult) -> None:
@@ -154,6 +158,23 @@ class Command(BaseCommand):
         )
         if r.cutoff_points:
             w(_("Identification cutoff: %(cutoff)d points") % {"cutoff": r.cutoff_points})
+        campaign = identify_demo.demo_campaign(r.county)
+        if campaign is not None:
+            w(
+                _(
+                    "Identification campaign “%(name)s”: quota %(quota)d people, %(status)s "
+                    "(scoring job: %(job)s; `make demo` runs it in its worker)"
+                )
+                % identify_demo.campaign_line(campaign)
+            )
+        if r.support:
+            w(
+                _(
+                    "Support: cadres %(cadres)d, pairings %(pairings)d, resident teams "
+                    "%(teams)d, plans %(plans)d, visits %(visits)d"
+                )
+                % r.support
+            )
         w(_("Data-quality findings (households per rule):"))
         for rule, n in sorted(r.quality.items()):
             w(f"  {rule:<32} {n:>6}")
