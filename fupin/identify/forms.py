@@ -17,8 +17,15 @@ from django.utils.translation import gettext_lazy as _
 
 from fupin.core.models import Area, AreaLevel
 from fupin.core.scoping import area_prefix
-from fupin.identify import policy
-from fupin.identify.models import Campaign, Scorecard
+from fupin.identify import policy, verification
+from fupin.identify.models import (
+    DUPLICATE,
+    Campaign,
+    DepartmentDataset,
+    FindingEffect,
+    FindingStatus,
+    Scorecard,
+)
 from fupin.registry.forms import MultipleFileField
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -181,3 +188,126 @@ class ResolveForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["resolved_on"].initial = timezone.localdate()
+
+
+# --------------------------------------------------------------------------------------
+# Cross-department verification (数据比对; services in fupin.identify.verification)
+# --------------------------------------------------------------------------------------
+
+
+def _verification_kinds() -> list[tuple[str, str]]:
+    return [(k.code, f"{k.label} · {k.department}") for k in verification.kinds().values()]
+
+
+def _reachable_areas(user: Any) -> list[tuple[str, str]]:
+    prefix = area_prefix(user)
+    areas = Area.objects.exclude(level=AreaLevel.VILLAGE).order_by("code")
+    areas = areas.none() if prefix is None else areas.filter(code__startswith=prefix)
+    return [(a.code, _area_label(a)) for a in areas]
+
+
+class DatasetUploadForm(forms.Form):
+    """A department's records: the kind, the area they cover, and the file."""
+
+    kind = forms.ChoiceField(label=_("Kind of records"))
+    area = forms.ChoiceField(label=_("Area covered"))
+    label = forms.CharField(
+        label=_("Version label"),
+        max_length=200,
+        required=False,
+        help_text=_("E.g. the department and the date of the data: 公安车管 2016-12."),
+    )
+    received_on = forms.DateField(label=_("Received on"), widget=DATE_WIDGET)
+    source_note = forms.CharField(
+        label=_("Source"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Who sent the data, how, and under which letter."),
+    )
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "Parquet, CSV or xlsx with the columns record_id, id_number, name and the "
+            "kind's own columns."
+        ),
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = _verification_kinds()
+        cast(forms.ChoiceField, self.fields["area"]).choices = _reachable_areas(user)
+        self.fields["area"].initial = getattr(user, "area_id", None) or ""
+        self.fields["received_on"].initial = timezone.localdate()
+
+
+class DatasetChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        kind = verification.kind_label(obj.kind)
+        return f"{kind} v{obj.version} · {obj.label} · {obj.area_id} · {obj.rows}"
+
+
+class RunForm(forms.Form):
+    """A verification run: the area and the datasets (one version per kind)."""
+
+    area = forms.ChoiceField(label=_("Area"))
+    datasets = DatasetChoiceField(
+        label=_("Department datasets"),
+        queryset=DepartmentDataset.objects.none(),
+        required=False,  # the service says "choose the datasets", in one place
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, user: Any, datasets: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["area"]).choices = _reachable_areas(user)
+        self.fields["area"].initial = getattr(user, "area_id", None) or ""
+        cast(DatasetChoiceField, self.fields["datasets"]).queryset = datasets
+
+
+class FindingFilterForm(forms.Form):
+    """The review queue's filters (GET)."""
+
+    area = forms.CharField(label=_("Area code"), required=False, max_length=12)
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    effect = forms.ChoiceField(label=_("Effect"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    method = forms.ChoiceField(label=_("Match method"), required=False)
+    run = forms.IntegerField(label=_("Run"), required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        blank = [("", _("All"))]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [
+            *blank,
+            *((c, verification.kind_label(c)) for c, _label in _verification_kinds()),
+            (DUPLICATE, verification.kind_label(DUPLICATE)),
+        ]
+        cast(forms.ChoiceField, self.fields["effect"]).choices = [*blank, *FindingEffect.choices]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [*blank, *FindingStatus.choices]
+        cast(forms.ChoiceField, self.fields["method"]).choices = [
+            *blank,
+            *((m, m) for m in verification.MATCH_METHODS),
+        ]
+
+
+class FindingDecisionForm(forms.Form):
+    """Confirm or dismiss one finding, with the reason (required by the service)."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("confirm", _("Confirm")), ("dismiss", _("Dismiss"))],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    date = forms.DateField(
+        label=_("Date"),
+        widget=DATE_WIDGET,
+        required=False,
+        help_text=_("The date of the exclusion, for a confirmed exclusion."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["date"].initial = timezone.localdate()

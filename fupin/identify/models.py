@@ -15,11 +15,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fupin.core.models import Area, JobRun
 from fupin.core.scoping import ScopedQuerySet
 from fupin.identify.policy import Procedure, Step
-from fupin.registry.models import Attachment, Household
+from fupin.registry.models import Attachment, Household, Member, StatusChange
 
 
 class Scorecard(models.Model):
@@ -282,3 +283,153 @@ class Objection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record} · {self.campaign_household.household_id}"
+
+
+# --------------------------------------------------------------------------------------
+# Cross-department verification (数据比对, DOMAIN.md §3; issue 5). Changes go through
+# `fupin.identify.verification` only.
+# --------------------------------------------------------------------------------------
+
+
+class DepartmentDataset(models.Model):
+    """One version of a department's records (a kind of `policy/departments.toml`) for an
+    area, kept as the Parquet file it was imported into. A new upload of the same kind and
+    area is the next version; earlier versions stay, so each run says what it compared."""
+
+    area_lookup = "area__code"
+
+    kind = models.CharField(_("kind"), max_length=40)
+    version = models.PositiveIntegerField(_("version"))
+    label = models.CharField(_("version label"), max_length=200)
+    area = models.ForeignKey(Area, verbose_name=_("area covered"), on_delete=models.PROTECT)
+    received_on = models.DateField(_("received on"))
+    source_note = models.TextField(_("source"), blank=True)
+    file = models.FileField(_("file"), upload_to="departments/%Y/%m/")
+    original_name = models.CharField(_("uploaded file"), max_length=200)
+    rows = models.PositiveIntegerField(_("records"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("department dataset")
+        verbose_name_plural = _("department datasets")
+        ordering = ["kind", "area_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "area", "version"], name="department_dataset_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.area_id} v{self.version}"
+
+
+class VerificationRun(models.Model):
+    """A verification of an area's people against chosen datasets, run as a job."""
+
+    area_lookup = "area__code"
+
+    area = models.ForeignKey(Area, verbose_name=_("area"), on_delete=models.PROTECT)
+    datasets = models.ManyToManyField(DepartmentDataset, verbose_name=_("datasets"))
+    job = models.ForeignKey(
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    people = models.PositiveIntegerField(_("people compared"), default=0)
+    matches = models.PositiveIntegerField(_("matches"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicate registrations"), default=0)
+    findings = models.PositiveIntegerField(_("findings"), default=0)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("verification run")
+        verbose_name_plural = _("verification runs")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} #{self.pk}"
+
+
+class FindingEffect(models.TextChoices):
+    EXCLUDE = "exclude", _("Exclude (四类人员)")
+    INCLUDE = "include", _("Include (应纳尽纳)")
+    UPDATE = "update", _("Update the member")
+    #: Someone registered twice: which registration stays is the data officer's decision.
+    MERGE = "merge", _("Exclude or merge (registered twice)")
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", pgettext_lazy("finding status", "Open")
+    CONFIRMED = "confirmed", pgettext_lazy("finding status", "Confirmed")
+    DISMISSED = "dismissed", pgettext_lazy("finding status", "Dismissed")
+
+
+#: The kind of a finding about a person registered more than once.
+DUPLICATE = "duplicate"
+
+
+class Finding(models.Model):
+    """A registered person matched with a department record (or with another registration
+    of himself), to be confirmed or dismissed by a person, with a reason."""
+
+    area_lookup = "household__village__code"
+
+    run = models.ForeignKey(VerificationRun, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=40, db_index=True)
+    dataset = models.ForeignKey(
+        DepartmentDataset, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    record_id = models.BigIntegerField(_("record"), null=True, blank=True)
+    #: The department record's fields (or the other registration's), kept as evidence.
+    record = models.JSONField(_("matched record"), default=dict)
+    member = models.ForeignKey(
+        Member, verbose_name=_("person"), on_delete=models.PROTECT, related_name="+"
+    )
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="+"
+    )
+    other_member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    method = models.CharField(_("match method"), max_length=30)
+    score = models.FloatField(_("match score"))
+    effect = models.CharField(_("effect"), max_length=10, choices=FindingEffect.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    #: The exclusion a confirmed `exclude` finding made (with the record as evidence).
+    status_change = models.ForeignKey(
+        StatusChange, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("verification finding")
+        verbose_name_plural = _("verification findings")
+        ordering = ["status", "-score", "id"]
+        indexes = [
+            models.Index(fields=["status", "effect", "kind"]),
+            models.Index(fields=["household", "effect", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} · {self.member_id} · {self.record_id}"

@@ -36,3 +36,14 @@ urlpatterns = [
     ),
     path("<int:pk>/report/", views.campaign_report, name="campaign_report"),
 ]
+
+# -- cross-department verification (数据比对) ---------------------------------------------
+urlpatterns += [
+    path("verification/", views.finding_list, name="finding_list"),
+    path("verification/findings/<int:pk>/", views.finding_detail, name="finding_detail"),
+    path("verification/datasets/", views.dataset_list, name="dataset_list"),
+    path("verification/datasets/<int:pk>/", views.dataset_versions, name="dataset_versions"),
+    path("verification/runs/", views.run_list, name="run_list"),
+    path("verification/runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("verification/include/", views.include_list, name="include_list"),
+]

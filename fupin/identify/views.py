@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,20 +31,26 @@ from fupin.core.charts import histogram_option, histogram_table
 from fupin.core.forms import apply_errors
 from fupin.core.models import Area
 from fupin.core.scoping import area_prefix
-from fupin.identify import forms, services
+from fupin.core.validators import mask_id_number
+from fupin.identify import forms, services, verification
 from fupin.identify.models import (
     Campaign,
     CampaignCounty,
     CampaignHousehold,
     CampaignStatus,
     Decision,
+    DepartmentDataset,
+    Finding,
+    FindingEffect,
+    FindingStatus,
     Objection,
     ObjectionStatus,
     Scorecard,
     StepRecord,
+    VerificationRun,
 )
-from fupin.identify.tables import PER_PAGE, CampaignTable
-from fupin.registry.models import Attachment
+from fupin.identify.tables import PER_PAGE, CampaignTable, FindingTable
+from fupin.registry.models import Attachment, Member
 
 VIEW = "identify.view_campaign"
 STEP_SCOPE_ID = "step-scope"
@@ -712,4 +718,300 @@ def campaign_report(request: HttpRequest, pk: int) -> HttpResponse:
             "procedure_label": campaign.procedure_label,
             "report_url": reverse("identify:campaign_report", args=[campaign.pk]),
         },
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Cross-department verification (数据比对, issue 5): datasets, runs, the review queue and
+# the 应纳尽纳 list. Datasets and runs cover areas (`overlapping_user`, like campaigns);
+# findings are people's data, scoped by their household's village (`for_user`). Every
+# change goes through `fupin.identify.verification`.
+# --------------------------------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    """The latest version of each dataset (kind × area), and the upload form."""
+    v = verification
+    can_manage = request.user.has_perm(v.MANAGE)
+    form = None
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        form = forms.DatasetUploadForm(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            upload = data["file"]
+            try:
+                dataset = v.import_dataset(
+                    request.user,
+                    kind=data["kind"],
+                    area_code=data["area"],
+                    label=data["label"] or "",
+                    received_on=data["received_on"],
+                    data=upload.read(),
+                    filename=upload.name,
+                    source_note=data["source_note"] or "",
+                )
+            except ValidationError as exc:
+                apply_errors(exc, {"": form})
+            else:
+                messages.success(
+                    request,
+                    _("Version %(version)d of %(kind)s stored: %(rows)d records.")
+                    % {"version": dataset.version, "kind": v.kind_label(dataset.kind),
+                       "rows": dataset.rows},
+                )  # fmt: skip
+                return redirect("identify:dataset_versions", pk=dataset.pk)
+    elif can_manage:
+        form = forms.DatasetUploadForm(user=request.user)
+    datasets = list(
+        DepartmentDataset.objects.overlapping_user(request.user)
+        .select_related("area", "uploaded_by")
+        .order_by("kind", "area_id", "-version")
+    )
+    latest: dict[tuple[str, str], Any] = {}
+    for d in datasets:
+        if (d.kind, d.area_id) not in latest:
+            d.versions = 0  # type: ignore[attr-defined]
+            latest[(d.kind, d.area_id)] = d
+        latest[(d.kind, d.area_id)].versions += 1
+    for d in latest.values():
+        d.kind_label = v.kind_label(d.kind)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "identify/verification_datasets.html",
+        {
+            "datasets": list(latest.values()),
+            "kinds": list(v.kinds().values()),
+            "form": form,
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def dataset_versions(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every version of a dataset's kind and area, newest first."""
+    v = verification
+    visible = DepartmentDataset.objects.overlapping_user(request.user)
+    dataset = visible.select_related("area").filter(pk=pk).first()
+    if dataset is None:
+        raise Http404
+    versions = visible.filter(kind=dataset.kind, area=dataset.area).select_related("uploaded_by")
+    return render(
+        request,
+        "identify/verification_dataset.html",
+        {
+            "dataset": dataset,
+            "kind": v.kinds().get(dataset.kind),
+            "kind_label": v.kind_label(dataset.kind),
+            "versions": versions,
+        },
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Runs covering the user's area, and the form to start one."""
+    v = verification
+    can_manage = request.user.has_perm(v.MANAGE)
+    source = request.POST if request.method == "POST" else request.GET
+    area = (source.get("area") or getattr(request.user, "area_id", None) or "").strip()
+    usable = (
+        v.usable_datasets(request.user, area)
+        .select_related("area")
+        .order_by("kind", "-area_id", "-version")
+    )
+    form = None
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        form = forms.RunForm(request.POST, user=request.user, datasets=usable)
+        if form.is_valid():
+            try:
+                run = v.start_run(
+                    request.user, form.cleaned_data["area"], list(form.cleaned_data["datasets"])
+                )
+            except ValidationError as exc:
+                apply_errors(exc, {"": form})
+            else:
+                return redirect(run.job) if run.job else redirect("identify:run_detail", pk=run.pk)
+    elif can_manage:
+        form = forms.RunForm(user=request.user, datasets=usable, initial={"area": area})
+    runs = (
+        VerificationRun.objects.overlapping_user(request.user)
+        .select_related("area", "job", "started_by")
+        .prefetch_related("datasets")[:100]
+    )
+    return render(
+        request,
+        "identify/verification_runs.html",
+        {"runs": runs, "form": form, "area": area},
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    v = verification
+    run = (
+        VerificationRun.objects.overlapping_user(request.user)
+        .select_related("area", "job", "started_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if run is None:
+        raise Http404
+    by_kind: list[dict[str, Any]] = [
+        {**row, "kind_label": v.kind_label(row["kind"])}
+        for row in Finding.objects.for_user(request.user)
+        .filter(run=run)
+        .order_by()
+        .values("kind", "effect", "status")
+        .annotate(n=Count("id"))
+        .order_by("kind", "status")
+    ]
+    datasets = list(run.datasets.select_related("area"))
+    for d in datasets:
+        d.kind_label = v.kind_label(d.kind)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "identify/verification_run.html",
+        {"run": run, "by_kind": by_kind, "datasets": datasets},
+    )
+
+
+def _findings(request: HttpRequest) -> Any:
+    return Finding.objects.for_user(request.user)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def finding_list(request: HttpRequest) -> HttpResponse:
+    """The review queue: by area, kind, effect, status and method; open ones first."""
+    data = request.GET.copy()
+    if "status" not in data:
+        data["status"] = FindingStatus.OPEN
+    filters = forms.FindingFilterForm(data)
+    qs = _findings(request).select_related("household__village", "member")
+    if filters.is_valid():
+        f = filters.cleaned_data
+        if f["area"]:
+            qs = qs.in_area(f["area"].strip())
+        for name in ("kind", "effect", "status", "method"):
+            if f[name]:
+                qs = qs.filter(**{name: f[name]})
+        if f["run"]:
+            qs = qs.filter(run_id=f["run"])
+    table = FindingTable(qs)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    return render(
+        request, "identify/verification_findings.html", {"table": table, "filters": filters}
+    )
+
+
+def _finding_page(
+    request: HttpRequest, finding: Any, form: forms.FindingDecisionForm | None, status: int = 200
+) -> HttpResponse:
+    v = verification
+    full_id = request.user.has_perm("registry.view_full_id")
+    member = finding.member
+    record = dict(finding.record or {})
+    if not full_id and record.get("id_number"):
+        record["id_number"] = mask_id_number(str(record["id_number"]))
+    # The other registration of a duplicate is shown only if it lies in the user's area.
+    other = (
+        Member.objects.for_user(request.user)
+        .select_related("household__village")
+        .filter(pk=finding.other_member_id)
+        .first()
+        if finding.other_member_id
+        else None
+    )
+    may_decide = finding.status == FindingStatus.OPEN and request.user.has_perm(v.DECIDE)
+    return render(
+        request,
+        "identify/verification_finding.html",
+        {
+            "finding": finding,
+            "household": finding.household,
+            "member": member,
+            "member_id_number": member.id_number if full_id else member.masked_id,
+            "other": other,
+            "other_id_number": (other.id_number if full_id else other.masked_id) if other else "",
+            "record": record,
+            "kind": v.kinds().get(finding.kind),
+            "kind_label": v.kind_label(finding.kind),
+            "form": (form or forms.FindingDecisionForm()) if may_decide else None,
+            "excludes": finding.effect == FindingEffect.EXCLUDE,
+            "can_exclude": v.can_exclude(finding.household),
+        },
+        status=status,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A finding: the household, the person and the department record side by side, and
+    the decision (confirm or dismiss, with a reason) — one finding at a time."""
+    finding = (
+        _findings(request)
+        .select_related(
+            "household__village", "member", "dataset", "run", "decided_by", "status_change"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if finding is None:
+        raise Http404
+    if request.method != "POST":
+        return _finding_page(request, finding, None)
+    v = verification
+    if not request.user.has_perm(v.DECIDE):
+        raise PermissionDenied
+    form = forms.FindingDecisionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            v.decide_finding(
+                request.user,
+                finding,
+                confirm=data["decision"] == "confirm",
+                reason=data["reason"] or "",
+                date=data["date"],
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The decision is recorded."))
+            return redirect("identify:finding_detail", pk=finding.pk)
+    return _finding_page(request, finding, form, status=400)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def include_list(request: HttpRequest) -> HttpResponse:
+    """应纳尽纳: households confirmed as candidates for the next identification campaign."""
+    v = verification
+    area = (request.GET.get("area") or "").strip()
+    households = list(v.include_candidates(request.user, area))
+    kinds: dict[int, list[str]] = {}
+    for hid, kind in (
+        Finding.objects.for_user(request.user)
+        .filter(effect=FindingEffect.INCLUDE, status=FindingStatus.CONFIRMED)
+        .filter(household_id__in=[h.pk for h in households])
+        .values_list("household_id", "kind")
+        .distinct()
+    ):
+        kinds.setdefault(hid, []).append(v.kind_label(kind))
+    for h in households:
+        h.include_kinds = sorted(kinds.get(h.pk, []))  # type: ignore[attr-defined]
+    return render(
+        request, "identify/verification_include.html", {"households": households, "area": area}
     )

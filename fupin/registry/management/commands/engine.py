@@ -2,10 +2,13 @@
 
     fupin engine score --scorecard FILE --input DIR --out FILE [--engine duckdb|spark]
     fupin engine cutoff --scores FILE --quotas FILE --out DIR [--engine duckdb|spark]
+    fupin engine match --people FILE --records DIR --out DIR [--engine duckdb|spark]
 
 `score` reads DIR/households.parquet and writes household_id, county_code, people, score,
 vetoed and each item's points (engine/score.py); `cutoff` draws each county's line from
-its quota (engine/cutoff.py). Nothing touches the database. Each subcommand is handled by
+its quota (engine/cutoff.py); `match` compares people with every DIR/<kind>.parquet of
+another department and writes matches.parquet and duplicates.parquet (engine/match.py).
+Nothing touches the database. Each subcommand is handled by
 its own method so the two can evolve separately.
 """
 
@@ -44,9 +47,21 @@ class Command(BaseCommand):
         cut.add_argument("--out", type=Path, required=True, metavar="DIR")
         cut.add_argument("--engine", choices=ENGINES, default="duckdb")
 
+        match = sub.add_parser(
+            "match", help="Match people with other departments' records; find duplicates."
+        )
+        match.add_argument("--people", type=Path, required=True, metavar="FILE")
+        match.add_argument(
+            "--records", type=Path, required=True, metavar="DIR", help="Holds <kind>.parquet."
+        )
+        match.add_argument("--out", type=Path, required=True, metavar="DIR")
+        match.add_argument("--engine", choices=ENGINES, default="duckdb")
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["job"] == "score":
             self.score(options)
+        elif options["job"] == "match":
+            self.match(options)
         else:
             self.cutoff(options)
 
@@ -115,3 +130,46 @@ class Command(BaseCommand):
             except (ValueError, OSError) as exc:
                 raise CommandError(str(exc)) from None
         self.stdout.write(_("Cutoff written to %(out)s.") % {"out": options["out"]})
+
+    def match(self, options: dict[str, Any]) -> None:
+        from engine.match import record_files, run_match
+
+        people: Path = options["people"]
+        records: Path = options["records"]
+        if not people.is_file():
+            raise CommandError(_("The people file %(path)s does not exist.") % {"path": people})
+        if not records.is_dir() or not record_files(records):
+            raise CommandError(
+                _("%(path)s holds no department records (<kind>.parquet).") % {"path": records}
+            )
+        phases = {
+            "Exact matching": _("Exact matching"),
+            "Fuzzy matching": _("Fuzzy matching"),
+            "Duplicates": _("Duplicates"),
+            "Written": _("Written"),
+        }
+        with TerminalProgress(self.stdout) as bar:
+            try:
+                result = run_match(
+                    people,
+                    records,
+                    options["out"],
+                    engine=options["engine"],
+                    progress=lambda phase, done, total: bar(phases.get(phase, phase), done, total),
+                )
+            except (ValueError, OSError) as exc:
+                # A missing column or a column of the wrong type, with its file.
+                raise CommandError(str(exc)) from None
+        self.stdout.write(
+            _(
+                "%(records)d records compared: %(matches)d matches, %(duplicates)d people "
+                "registered twice, written to %(out)s in %(seconds).1f s."
+            )
+            % {
+                "records": result["records"],
+                "matches": result["matches"],
+                "duplicates": result["duplicates"],
+                "out": options["out"],
+                "seconds": result["seconds"],
+            }
+        )

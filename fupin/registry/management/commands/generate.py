@@ -5,6 +5,9 @@
 Writes DIR/households.parquet, DIR/members.parquet, DIR/truth.parquet (the latent wealth
 and the ground-truth poverty flag, kept apart from what a survey sees) and DIR/quotas.csv
 (the statistics bureau's number of poor people per county). Up to 5,000,000 households;
+with `--departments`, also DIR/departments/<kind>.parquet and DIR/departments/truth.parquet:
+other departments' records of the same people and of outsiders, with realistic errors and
+the truth of who each record belongs to (engine/departments.py);
 the same seed, size and province give the same files. Nothing touches the database:
 `fupin load DIR` puts the households into the registry.
 """
@@ -18,7 +21,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from engine import synth
+from engine import departments, synth
 from fupin.core.divisions import iter_divisions
 from fupin.core.models import AreaLevel
 from fupin.core.progress import TerminalProgress
@@ -43,6 +46,18 @@ class Command(BaseCommand):
             metavar="CODE",
             help="2-digit province code (default %(default)s, Guangxi).",
         )
+        parser.add_argument(
+            "--departments",
+            action="store_true",
+            help="Also write department records (vehicles, deaths, 低保 …) with errors and truth.",
+        )
+        parser.add_argument(
+            "--records",
+            type=int,
+            metavar="N",
+            help="Department records in all (default: "
+            f"{departments.RECORDS_PER_PERSON} per person).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         out: Path = options["out"]
@@ -54,6 +69,8 @@ class Command(BaseCommand):
             )
         if province not in {code for code, _n, _p in iter_divisions(AreaLevel.PROVINCE)}:
             raise CommandError(_("No province has the code %(code)s.") % {"code": province})
+        if options["records"] is not None and options["records"] < 0:
+            raise CommandError(_("The number of records cannot be negative."))
         if out.exists() and not out.is_dir():
             raise CommandError(_("%(path)s is not a folder.") % {"path": out})
         phase = _("Generating households")
@@ -91,5 +108,34 @@ class Command(BaseCommand):
                 "poor": result.poor_households,
                 "poor_people": result.poor_people,
                 "quota": result.quota_people,
+            }
+        )
+        if options["departments"]:
+            self._departments(out, options["seed"], options["records"])
+
+    def _departments(self, out: Path, seed: int, records: int | None) -> None:
+        phases = {
+            "scan": _("Reading people"),
+            "people": _("Drawing department records"),
+            "outsiders": _("Drawing records of other residents"),
+        }
+        with TerminalProgress(self.stdout) as progress:
+            result = departments.generate_departments(
+                out,
+                seed=seed,
+                records=records,
+                progress=lambda phase, done, total: progress(phases[phase], done, total),
+            )
+        self.stdout.write(
+            _(
+                "%(records)d department records (%(insiders)d of registered people, "
+                "%(errors)d with errors) written to %(out)s in %(seconds).1f s."
+            )
+            % {
+                "records": result.total,
+                "insiders": sum(result.insiders.values()),
+                "errors": result.total - result.errors["none"],
+                "out": result.out,
+                "seconds": result.seconds,
             }
         )
