@@ -648,7 +648,9 @@ def decide_finding(
     require(user, DECIDE)
     household = Household.objects.get(pk=finding.household_id)
     require_area(user, household.village_id)
-    current = Finding.objects.select_for_update().select_related("dataset").get(pk=finding.pk)
+    current = (
+        Finding.objects.select_for_update(of=("self",)).select_related("dataset").get(pk=finding.pk)
+    )
     if current.status != FindingStatus.OPEN:
         raise _fail(
             "status",
