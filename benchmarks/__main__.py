@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[int, int]] = {
     "import_xlsx": (100_000, 2_000),
     "export_csv": (1_000_000, 20_000),
     "identify": (4_880_000, 20_000),
+    "match": (5_600_000, 20_000),
 }
 
 
