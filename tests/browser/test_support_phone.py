@@ -11,99 +11,32 @@ three ledgers) and in its booklet, as HTML and as PDF.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from fupin.registry.demo import DEMO_PASSWORD
 from fupin.support.demo import village_centre
+from tests.browser.conftest import HAS_CHROMIUM, DemoServer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 VISIT_TEXT = "入户核实务工收入，宣讲扶贫小额信贷政策"
 MEASURE_TARGET = "林下养鸡200羽，年增收4000元"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(not HAS_CHROMIUM, reason="Debian's chromium is not installed"),
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _fupin(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fupin.cli", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+@pytest.fixture
+def server(demo_server: DemoServer) -> tuple[str, str]:
     """The server's URL and the demo village's code (from the demo's users table)."""
-    data = tmp_path_factory.mktemp("fupin-data")
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"FUPIN_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "fupin.settings"}
-    _fupin(env, "migrate", "--no-input")
-    report = _fupin(env, "demo", "--households", "40", "--seed", "7").stdout
-    found = re.search(r"^support_cadre\s+support_cadre\s+(\d{12})\s", report, re.MULTILINE)
-    assert found, report
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fupin.cli", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    found = re.search(
+        r"^support_cadre\s+support_cadre\s+(\d{12})\s", demo_server.report, re.MULTILINE
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
-    try:
-        yield url, found.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        b.close()
+    assert found, demo_server.report
+    return demo_server.url, found.group(1)
 
 
 def _scroll_width(page: object) -> int:
