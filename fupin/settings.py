@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "fupin.registry",
     "fupin.identify",
     "fupin.support",
+    "fupin.exit",
+    "fupin.monitor",
     "fupin.api",
 ]
 

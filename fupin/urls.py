@@ -9,6 +9,8 @@ urlpatterns = [
     path("households/", include("fupin.registry.urls")),
     path("identify/", include("fupin.identify.urls")),
     path("support/", include("fupin.support.urls")),
+    path("exit/", include("fupin.exit.urls")),
+    path("monitor/", include("fupin.monitor.urls")),
     path("users/", include("fupin.core.user_urls")),
     path("jobs/", include("fupin.core.job_urls")),
 ]

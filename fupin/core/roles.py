@@ -29,6 +29,8 @@ VIEW = {
     "registry.view_quality_report",
     "identify.view_campaign",
     "support.view_support",
+    "exit.view_exit",
+    "monitor.view_monitor",
 }
 EDIT = {
     "registry.add_household",
@@ -52,6 +54,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "identify.record_step",
         "support.manage_support",
         "support.record_support",
+        "exit.manage_exit",
+        "exit.record_exit",
+        "monitor.manage_monitor",
+        "monitor.respond_warning",
     },
     Role.DATA_OFFICER: VIEW
     | EDIT
@@ -60,6 +66,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "registry.view_full_id",
         "identify.record_step",
         "support.record_support",
+        "exit.record_exit",
+        "monitor.respond_warning",
     },
     Role.REVIEWER: VIEW
     | {
@@ -68,8 +76,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "core.view_audit",
         "registry.export_household",
         "identify.record_step",
+        "exit.record_exit",
     },
-    Role.SUPPORT_CADRE: VIEW | {"registry.change_household", "support.record_support"},
+    Role.SUPPORT_CADRE: VIEW
+    | {"registry.change_household", "support.record_support", "monitor.respond_warning"},
     Role.EVALUATOR: VIEW | {"registry.export_household"},
     Role.VIEWER: VIEW,
 }
