@@ -136,10 +136,23 @@ SPLINK_THRESHOLD = 0.9
 DATASET_STRIDE = 10**10
 
 
-def splink_settings() -> Any:
+def id_u_probabilities(n_people: int) -> tuple[float, float, float]:
+    """u of the ID levels (exact, one edit, two edits) from how rare IDs are, fixed rather
+    than sampled: a random pair of distinct people never shares an ID, so Splink's random
+    sample of 10⁷ pairs (out of 10¹² at 1M people) sees no pair on those levels and leaves
+    their u untrained — the model then ignores the strongest evidence there is. The
+    exact level's u is 1 ÷ people (an ID lent to someone else, at most); IDs one or two
+    edits apart are ten and a hundred times as common (neighbours' sequence numbers)."""
+    n = max(n_people, 1)
+    return 1 / n, 10 / n, 100 / n
+
+
+def splink_settings(n_people: int) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
+
+    u_exact, u_one, u_two = id_u_probabilities(n_people)
 
     return SettingsCreator(
         link_type="link_only",
@@ -160,13 +173,30 @@ def splink_settings() -> Any:
             cl.CustomComparison(
                 [
                     cll.NullLevel("id_norm"),
-                    cll.ExactMatchLevel("id_norm"),
+                    cll.ExactMatchLevel("id_norm").configure(
+                        u_probability=u_exact, fix_u_probability=True
+                    ),
                     # Damerau: a swap of two adjacent digits is one edit, as a typist makes it.
-                    cll.DamerauLevenshteinLevel("id_norm", 1),
-                    cll.DamerauLevenshteinLevel("id_norm", 2),
+                    cll.DamerauLevenshteinLevel("id_norm", 1).configure(
+                        u_probability=u_one, fix_u_probability=True
+                    ),
+                    cll.DamerauLevenshteinLevel("id_norm", 2).configure(
+                        u_probability=u_two, fix_u_probability=True
+                    ),
                     cll.ElseLevel(),
                 ],
                 output_column_name="id_number",
+            ),
+            # The birth date a Splink user compares anyway (read from the ID here, so a
+            # typo in the ID's birth digits shows as one edit in it).
+            cl.CustomComparison(
+                [
+                    cll.NullLevel("birth"),
+                    cll.ExactMatchLevel("birth"),
+                    cll.DamerauLevenshteinLevel("birth", 1),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="birth",
             ),
         ],
         blocking_rules_to_generate_predictions=[
@@ -209,7 +239,9 @@ def splink_match(people: pa.Table, records: pa.Table, seed: int = 1) -> tuple[pa
     db_api = DuckDBAPI(connection=con)
     sdf_people = db_api.register("people_in", dataset_display_name="people")
     sdf_records = db_api.register("records_in", dataset_display_name="records")
-    linker = Linker([sdf_people, sdf_records], splink_settings(), log_level=logging.WARNING)
+    linker = Linker(
+        [sdf_people, sdf_records], splink_settings(people.num_rows), log_level=logging.WARNING
+    )
     t1 = time.monotonic()
     seconds["load"] = t1 - t0
 

@@ -12,12 +12,14 @@ Stages, per department record:
    differ are compared again after NFKC and traditional → simplified, once per unique pair,
    and stay `exact_name_differs` (score 0.6–0.9 by name similarity) when they really differ.
 2. Records with no exact match (their ID fails the check digit, or nobody has it) are
-   paired with candidates blocked on what a typo leaves intact: issuing area + birth date +
-   sex, or name pinyin + birth date, or issuing area + sequence number (a typo in the birth
-   date). A record whose ID is invalid and one digit away (one substitution or one adjacent
-   transposition) from a person's ID with the same name is `id_corrected`; otherwise a
-   candidate born the same day scoring `name_weight * name_similarity + (1 - name_weight)
-   * id_similarity >= fuzzy` is `fuzzy`. A namesake born another day never matches
+   paired with candidates blocked on what a typo leaves intact: issuing area + birth
+   date + sex, or name pinyin + birth date, or issuing area + sequence number (a typo in
+   the birth date), or — for an invalid ID — the ID with two adjacent characters swapped
+   back (a swap across two parts changes both, so no block survives it). A record whose
+   ID is invalid and one digit away (one substitution or one adjacent transposition)
+   from a person's ID with the same name is `id_corrected`; otherwise a candidate born
+   the same day scoring `name_weight * name_similarity + (1 - name_weight) *
+   id_similarity >= fuzzy` is `fuzzy`. A namesake born another day never matches
    (different birth dates are not fuzzy, and his ID is more than one digit away).
    Only the best candidate per record is kept (highest score, then lowest person_id).
 
@@ -61,6 +63,8 @@ PEOPLE_COLUMNS = {
     "id_number": "string",
     "name": "string",
 }
+#: Characters of a resident ID (GB 11643).
+ID_LENGTH = 18
 RECORD_COLUMNS = {"record_id": "integer", "id_number": "string", "name": "string"}
 
 MATCH_SCHEMA = pa.schema(
@@ -292,13 +296,35 @@ def candidate_pairs(people: ir.Table, leftover: ir.Table, keys: ir.Table) -> ir.
     by_seq = r.join(
         p, [r.area == p.area, r.r_seq == p.p_seq, r.name_pinyin == p.name_pinyin]
     ).select(*pick)
-    blocked = ibis.union(by_area, by_name, by_seq, distinct=True)
+    blocked = ibis.union(by_area, by_name, by_seq, swapped_pairs(p, r), distinct=True)
     with_r = blocked.join(r.select("dataset", "record_id", "r_id", "r_name", "id_valid"),
                           ["dataset", "record_id"])  # fmt: skip
     both = with_r.join(p.select("person_id", "p_id", "p_name"), "person_id")
     return both.select(
         "dataset", "record_id", "person_id", "r_id", "r_name", "id_valid", "p_id", "p_name"
     )
+
+
+def swapped_pairs(p: ir.Table, r: ir.Table) -> ir.Table:
+    """Records whose invalid ID becomes a person's ID when two adjacent characters are
+    swapped back: a hash join per swap position. The blocks above miss a swap across the
+    boundary of two ID parts (issuing area | birth date, birth date | sequence number): it
+    changes both, so no block key stays intact. `p` and `r` as in `candidate_pairs`."""
+    bad = r.filter(~r.id_valid & (r.r_id.length() == ID_LENGTH))
+    swaps = [
+        bad.select(
+            "dataset",
+            "record_id",
+            swapped=bad.r_id.substr(0, i)
+            + bad.r_id.substr(i + 1, 1)
+            + bad.r_id.substr(i, 1)
+            + bad.r_id.substr(i + 2),
+        )
+        for i in range(ID_LENGTH - 1)
+    ]
+    variants = ibis.union(*swaps, distinct=True)
+    joined = variants.join(p.select("person_id", "p_id"), variants.swapped == p.p_id)
+    return joined.select("dataset", "record_id", "person_id")
 
 
 def classify_candidates(cands: pa.Table, th: Thresholds) -> pa.Table:

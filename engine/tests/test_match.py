@@ -28,6 +28,13 @@ def typo(id18: str, pos: int) -> str:
     return id18[:pos] + digit + id18[pos + 1 :]
 
 
+def swap(id18: str, pos: int) -> str:
+    """Characters `pos` and `pos + 1` swapped, as a typist does; the check digit must fail."""
+    out = id18[:pos] + id18[pos + 1] + id18[pos] + id18[pos + 2 :]
+    assert out != id18 and check_char(out[:17]) != out[17]
+    return out
+
+
 def x_id() -> str:
     for seq in range(101, 999, 2):
         if check_char(f"45010219850315{seq}") == "X":
@@ -70,6 +77,8 @@ VEHICLES = [
     (8, typo(ZHANG, 15), "章伟"),  # a homophone name and a typo in the ID
     (9, WANGFANG[:17] + ("1" if WANGFANG[17] != "1" else "2"), "王芳"),  # wrong check digit
     (10, rid("450102", "19900101", "135"), "张伟"),  # a namesake born the same day
+    (11, swap(LINA, 5), "李娜"),  # a swap across issuing area | birth date
+    (12, swap(LIUYANG, 13), "刘洋"),  # a swap across birth date | sequence number
 ]
 
 
@@ -147,6 +156,9 @@ def test_mistyped_ids_are_still_found(duck: Path) -> None:
     digit itself; a homophone name with a mistyped ID is `fuzzy` above the threshold."""
     m = _matches(duck)
     assert m[("vehicles", 6)][:2] == (2, "id_corrected")
+    # Two adjacent digits swapped across two parts of the ID: no block key survives it.
+    assert m[("vehicles", 11)][:2] == (4, "id_corrected")
+    assert m[("vehicles", 12)][:2] == (8, "id_corrected")
     assert m[("vehicles", 9)][:2] == (5, "id_corrected")
     person, method, score = m[("vehicles", 8)]
     assert (person, method) == (1, "fuzzy")
