@@ -11,6 +11,11 @@ loading's, in reverse: a household's fields under their own names, its village a
 one year's income by source as `income_year`, `wage`, ..., `business_cost` and
 `per_capita_income`; a member's fields, sex and birth date under their own names.
 
+After synth's columns, households.parquet carries the life cycle (`LIFE_CYCLE`: status,
+status_date, identification_year, exit_year), and a third file, `incomes.parquet`, every
+recorded year of each household's income with its net and per-person figures — what the
+exit and return-to-poverty jobs read (issue 7).
+
 What differs from a generated directory: `household_id` is the registry's primary key and
 `person_id` the member's (so a job's results can be written back by key), and only
 current members are written (those who left the household are not in `people` either).
@@ -87,6 +92,14 @@ H_COLUMNS = [
 ]
 M_COLUMNS = ["person_id", "household_id", *M_SNAPSHOT]
 
+#: The life cycle (DOMAIN.md §2), which synth's survey files do not have: where a household
+#: stands, since when, and the years it was registered and exited (exit and monitoring jobs).
+LIFE_CYCLE = ["status", "status_date", "identification_year", "exit_year"]
+H_SNAPSHOT = [*H_COLUMNS, *LIFE_CYCLE]
+#: Every year's income of the households written: the history a fall in income is seen in.
+INCOMES_FILE = "incomes.parquet"
+I_COLUMNS = ["household_id", "year", "people", *INCOME_FIELDS, "net_income", "per_capita_income"]
+
 #: Narrower than the model's small integers, as engine/synth.py writes them (≤ 12).
 NARROW = {"disability_grade": pa.int8(), "migrant_months": pa.int8()}
 COUNTY_DIGITS = 6
@@ -122,6 +135,7 @@ def _schemas() -> tuple[pa.Schema, pa.Schema]:
             ("income_year", _arrow_type(Household, "income_year")),
             *((name, _arrow_type(HouseholdIncome, name)) for name in INCOME_FIELDS),
             ("per_capita_income", _arrow_type(Household, "per_capita_income")),
+            *((name, _arrow_type(Household, name)) for name in LIFE_CYCLE),
         ]
     )
     members = pa.schema(
@@ -131,8 +145,22 @@ def _schemas() -> tuple[pa.Schema, pa.Schema]:
             *((name, _arrow_type(Member, name)) for name in M_SNAPSHOT),
         ]
     )
-    assert households.names == H_COLUMNS and members.names == M_COLUMNS
+    assert households.names == H_SNAPSHOT and members.names == M_COLUMNS
     return households, members
+
+
+def _incomes_schema() -> pa.Schema:
+    money = _arrow_type(Household, "per_capita_income")
+    return pa.schema(
+        [
+            ("household_id", pa.int64()),
+            ("year", _arrow_type(HouseholdIncome, "year")),
+            ("people", _arrow_type(Household, "people")),
+            *((name, _arrow_type(HouseholdIncome, name)) for name in INCOME_FIELDS),
+            ("net_income", pa.decimal128(14, 2)),
+            ("per_capita_income", money),
+        ]
+    )
 
 
 def _raw_rows(queryset: models.QuerySet[Any], chunk: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -228,7 +256,11 @@ def write_snapshot(
         "fupin.snapshot_area": area_code,
         "fupin.snapshot_at": timezone.now().astimezone(dt.UTC).isoformat(timespec="seconds"),
     }
-    tmp = {name: out / f".{name}.part" for name in (HOUSEHOLDS_FILE, MEMBERS_FILE)}
+    incomes_in = HouseholdIncome.objects.for_user(user).in_area(area_code)
+    if statuses is not None:
+        incomes_in = incomes_in.filter(household__status__in=wanted)
+    files = (HOUSEHOLDS_FILE, MEMBERS_FILE, INCOMES_FILE)
+    tmp = {name: out / f".{name}.part" for name in files}
     try:
         with _consistent_read():
             households, last_id, people = _write_households(
@@ -243,6 +275,7 @@ def write_snapshot(
                 chunk,
                 progress,
             )
+            _write_incomes(incomes_in, tmp[INCOMES_FILE], meta, last_id, chunk)
     except BaseException:
         for path in tmp.values():
             path.unlink(missing_ok=True)
@@ -285,9 +318,10 @@ def _write_households(
             "snapshot_income__year",
             *(f"snapshot_income__{name}" for name in INCOME_FIELDS),
             "per_capita_income",
+            *LIFE_CYCLE,
         )
     )
-    read = [name for name in H_COLUMNS if name != "county_code"]
+    read = [name for name in H_SNAPSHOT if name != "county_code"]
     label = _("Reading households")
     done = last_id = people = 0
     if progress:
@@ -305,7 +339,7 @@ def _write_households(
             columns["other_causes"] = pc.utf8_trim(columns["other_causes"], ",")
             if year is not None:
                 columns["per_capita_income"] = _per_capita(columns)
-            writer.write_table(pa.table([columns[name] for name in H_COLUMNS], schema=schema))
+            writer.write_table(pa.table([columns[name] for name in H_SNAPSHOT], schema=schema))
             done += len(rows)
             last_id = int(rows[-1][0])
             people += int(pc.sum(columns["people"]).as_py() or 0)
@@ -358,3 +392,48 @@ def _write_members(
     if progress:
         progress(label, done, done)
     return done
+
+
+def _write_incomes(
+    scoped: models.QuerySet[HouseholdIncome],
+    path: Path,
+    meta: dict[str, str],
+    last_id: int,
+    chunk: int,
+) -> None:
+    """incomes.parquet: every recorded year of the households written, net and per person
+    as the services compute them (per person of the household's current size: the registry
+    keeps no size per year)."""
+    schema = _incomes_schema()
+    queryset = (
+        scoped.filter(household_id__lte=last_id)
+        .order_by("household_id", "year")
+        .values_list("household_id", "year", "household__people", *INCOME_FIELDS)
+    )
+    read = ["household_id", "year", "people", *INCOME_FIELDS]
+    writer = _writer(path, schema)
+    written = 0
+    try:
+        for rows in _raw_rows(queryset, chunk) if last_id else ():
+            columns = {
+                name: _array(values, schema.field(name).type)
+                for name, values in zip(read, zip(*rows, strict=True), strict=True)
+            }
+            columns["income_year"] = columns["year"]
+            columns["per_capita_income"] = pa.nulls(
+                len(rows), schema.field("per_capita_income").type
+            )
+            per_capita = _per_capita(columns)
+            net = sum((_fen(columns[name]) for name in HouseholdIncome.SOURCES), np.int64(0))
+            net = net - _fen(columns["business_cost"])
+            columns["net_income"] = pa.array(
+                [Decimal(int(f)).scaleb(-2) for f in net.tolist()], schema.field("net_income").type
+            )
+            columns["per_capita_income"] = per_capita
+            writer.write_table(pa.table([columns[name] for name in I_COLUMNS], schema=schema))
+            written += len(rows)
+        if not written:
+            writer.write_table(schema.empty_table())
+        writer.add_key_value_metadata(meta)
+    finally:
+        writer.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,7 +20,7 @@ from fupin.core.models import User
 from fupin.core.testing import person
 from fupin.registry import enums, loading, services
 from fupin.registry.models import Household, Member
-from fupin.registry.snapshot import write_snapshot
+from fupin.registry.snapshot import LIFE_CYCLE, write_snapshot
 
 CARD = Path(synth.__file__).resolve().parent / "scorecards" / "guangxi-2015-illustrative.yaml"
 N = 300
@@ -75,7 +76,11 @@ def test_columns_and_values_of_crafted_households(
     seen: list[tuple[str, int, int | None]] = []
     counts = write_snapshot(county_user, "450102", tmp_path, lambda *a: seen.append(a))
     assert counts == {"households": 2, "members": 3}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["households.parquet", "members.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "households.parquet",
+        "incomes.parquet",
+        "members.parquet",
+    ]
 
     first, second = crafted["first"], crafted["second"]
     households = {r["household_id"]: r for r in _rows(tmp_path / "households.parquet")}
@@ -115,6 +120,29 @@ def test_columns_and_values_of_crafted_households(
     # In the user's language.
     assert phases[0] == "正在读取农户" and phases[-1] == "正在读取家庭成员"
     assert seen[-1][1:] == (3, 3)
+
+
+@pytest.mark.django_db
+def test_life_cycle_and_income_history(
+    crafted: dict[str, Any], county_user: User, tmp_path: Path
+) -> None:
+    """Issue 7 (exit and monitoring read the snapshot): each household's status, since
+    when, the years it was registered and exited; every year's income, net and per person
+    (a fall in income is a return-to-poverty warning, DOMAIN.md §6)."""
+    first = crafted["first"]
+    services.transition_household(county_user, first, "propose", reason="评议通过")
+    write_snapshot(county_user, "450102", tmp_path)
+    households = {r["household_id"]: r for r in _rows(tmp_path / "households.parquet")}
+    row = households[first.pk]
+    assert row["status"] == "proposed" and row["status_date"] is not None
+    assert (row["identification_year"], row["exit_year"]) == (None, None)
+    assert households[crafted["second"].pk]["status"] == "surveyed"
+
+    incomes = [r for r in _rows(tmp_path / "incomes.parquet") if r["household_id"] == first.pk]
+    assert [(r["year"], r["net_income"], r["per_capita_income"]) for r in incomes] == [
+        (2016, Decimal("6800.00"), Decimal("3400.00")),
+        (2017, Decimal("9000.00"), Decimal("4500.00")),
+    ]
 
 
 @pytest.mark.django_db
@@ -215,9 +243,13 @@ def test_a_loaded_province_scores_exactly_as_its_generated_files(
     generated_members = pq.read_metadata(generated / "members.parquet").num_rows
     assert counts == {"households": N, "members": generated_members}
 
-    # The same columns with the same types as the generator writes.
+    # The same columns with the same types as the generator writes, and the life cycle
+    # (which a survey file does not have) after them.
     for name in ("households.parquet", "members.parquet"):
         ours, theirs = pq.read_schema(snap / name), pq.read_schema(generated / name)
+        if name == "households.parquet":
+            assert ours.names[len(theirs) :] == LIFE_CYCLE
+            ours = pa.schema(list(ours)[: len(theirs)])
         assert ours.remove_metadata() == theirs.remove_metadata(), name
 
     run_score(generated, CARD, tmp_path / "generated.parquet")
