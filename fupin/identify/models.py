@@ -12,11 +12,15 @@ during notices. Changes go through `fupin.identify.services` only.
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from engine.scorecard import Scorecard as CardSpec
+from engine.scorecard import parse_scorecard
 from fupin.core.models import Area, JobRun
 from fupin.core.scoping import ScopedQuerySet
 from fupin.identify.policy import Procedure, Step
@@ -44,6 +48,17 @@ class Scorecard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
+
+    @property
+    def card(self) -> CardSpec:
+        """The parsed card: once per version in a process (its text never changes, so its
+        hash is the key)."""
+        return _parsed(self.sha256, self.text, str(self))
+
+
+@cache
+def _parsed(sha256: str, text: str, source: str) -> CardSpec:
+    return parse_scorecard(text, source)
 
 
 class CampaignStatus(models.TextChoices):

@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy
 
 from engine.cutoff import run_cutoff
 from engine.score import run_score
-from engine.scorecard import parse_scorecard
 from fupin.core import jobs
 from fupin.identify import services
 from fupin.identify.models import Campaign, CampaignCounty
@@ -96,7 +95,7 @@ def _score(job: jobs.JobContext, campaign: Campaign) -> dict[str, int]:
     )
     card_file = work / "scorecard.yaml"
     card_file.write_text(campaign.scorecard.text, encoding="utf-8")
-    card = parse_scorecard(campaign.scorecard.text, str(campaign.scorecard))
+    card = campaign.scorecard.card
     scores_file = work / "scores.parquet"
     run_score(
         snapshot,

@@ -25,8 +25,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from engine.scorecard import Scorecard as CardSpec
-from engine.scorecard import parse_scorecard
 from fupin.core.charts import histogram_option, histogram_table
 from fupin.core.forms import apply_errors
 from fupin.core.models import Area
@@ -45,7 +43,6 @@ from fupin.identify.models import (
     FindingStatus,
     Objection,
     ObjectionStatus,
-    Scorecard,
     StepRecord,
     VerificationRun,
 )
@@ -86,17 +83,6 @@ def _record(request: HttpRequest, campaign: Campaign, pk: int) -> StepRecord:
     if record is None:
         raise Http404
     return record
-
-
-_CARDS: dict[str, CardSpec] = {}
-
-
-def scorecard_spec(scorecard: Scorecard) -> CardSpec:
-    """The parsed scorecard, once per version (its text never changes: keyed by its hash)."""
-    card = _CARDS.get(scorecard.sha256)
-    if card is None:
-        card = _CARDS[scorecard.sha256] = parse_scorecard(scorecard.text, str(scorecard))
-    return card
 
 
 def _step_label(campaign: Campaign, index: int) -> str:
@@ -316,7 +302,7 @@ def household_score(request: HttpRequest, pk: int, household_pk: int) -> HttpRes
         .filter(campaign=campaign)
         .get_for_user(request.user, pk=household_pk)
     )
-    card = scorecard_spec(campaign.scorecard)
+    card = campaign.scorecard.card
     categories = []
     for category in card.categories:
         items = [
