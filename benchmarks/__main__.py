@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[int, int]] = {
     "export_csv": (1_000_000, 20_000),
     "identify": (4_880_000, 20_000),
     "match": (5_600_000, 20_000),
+    "warnings": (1_000_000, 20_000),
 }
 
 

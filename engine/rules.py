@@ -19,9 +19,10 @@ tuples of literals after `in` / `not in`; names (a column of the table or a para
 `+ - * /` and unary minus; `< <= > >= == !=`; `and`, `or`, `not`; and the functions
 `coalesce(x, y, ...)`, `abs(x)`, `min(x, y)`, `max(x, y)`. Anything else (attribute
 access, calls of other functions, subscripts, lambdas) is refused at parse time, so a
-policy file can never run code.
+policy file can never run code. So is a comparison with None, which SQL never makes true.
 
-Nulls follow SQL: a comparison with a missing value is null, `and`/`or` are three-valued.
+Nulls follow SQL: a comparison with a missing value is null, `and`/`or` are three-valued;
+`min`/`max` of a missing value is missing (SQL's LEAST/GREATEST would skip it).
 A caller tells "not met" (false) from "no data" (null) with `.isnull()`; that is how an
 exit standard shows an item it cannot judge from the data instead of calling it unmet.
 
@@ -120,6 +121,17 @@ def _check(node: ast.AST, text: str, names: list[str]) -> None:
         _check(node.right, text, names)
         return
     if isinstance(node, ast.Compare):
+        operands = [node.left, *node.comparators]
+        listed = [e for x in operands if isinstance(x, ast.List | ast.Tuple) for e in x.elts]
+        for o in operands + listed:
+            if isinstance(o, ast.Constant) and o.value is None:
+                # SQL compares nothing with null: `x == None` would be "no data" on every row.
+                raise RuleError(
+                    text,
+                    "a comparison with None is never true (a missing value is no data); "
+                    "use coalesce(x, value) to give missing values a value",
+                    o.col_offset,
+                )
         _check(node.left, text, names)
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, ast.In | ast.NotIn):
@@ -171,8 +183,19 @@ def compile_rule(
     return _compile(rule.tree.body, table, params)
 
 
-def _literal(value: Any) -> Any:
-    return ibis.literal(value) if isinstance(value, str) else value
+def negate(value: ir.BooleanValue) -> ir.BooleanValue:
+    """SQL's three-valued NOT, written as `value = FALSE`. Ibis compiles `~value` to
+    `NOT (value)`, and a caller's `.isnull()` on it to `NOT (value) IS NULL`, which SQL
+    reads as `NOT ((value) IS NULL)` — true for every known value. An equality keeps its
+    parentheses, so "no data" stays distinguishable from "false"."""
+    return value == ibis.literal(False)  # type: ignore[no-any-return]
+
+
+def _typed(value: Any, dtype: str) -> Any:
+    # A column of nothing but nulls (a None field of one household, typed by Arrow as
+    # null) or a None literal has no type: Ibis compares it, but refuses and/or/not and
+    # arithmetic on it. Typed as the operator wants, it stays null.
+    return value.cast(dtype) if value.type().is_null() else value
 
 
 def _compile(node: ast.AST, t: ir.Table, params: Mapping[str, Param]) -> Any:
@@ -185,14 +208,17 @@ def _compile(node: ast.AST, t: ir.Table, params: Mapping[str, Param]) -> Any:
             return t[node.id]
         return ibis.literal(params[node.id])
     if isinstance(node, ast.BoolOp):
-        values = [_compile(v, t, params) for v in node.values]
+        values = [_typed(_compile(v, t, params), "boolean") for v in node.values]
         combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
         return reduce(combine, values)
     if isinstance(node, ast.UnaryOp):
         operand = _compile(node.operand, t, params)
-        return ~operand if isinstance(node.op, ast.Not) else -operand
+        if isinstance(node.op, ast.Not):
+            return negate(_typed(operand, "boolean"))
+        return -_typed(operand, "float64")
     if isinstance(node, ast.BinOp):
-        left, right = _compile(node.left, t, params), _compile(node.right, t, params)
+        left = _typed(_compile(node.left, t, params), "float64")
+        right = _typed(_compile(node.right, t, params), "float64")
         if isinstance(node.op, ast.Div):
             # Integer columns divide as decimals, never by integer division; by zero, null.
             right = ibis.ifelse(right == 0, ibis.null(), right.cast("float64"))
@@ -205,8 +231,11 @@ def _compile(node: ast.AST, t: ir.Table, params: Mapping[str, Param]) -> Any:
             if isinstance(op, ast.In | ast.NotIn):
                 assert isinstance(comparator, ast.List | ast.Tuple)
                 options = [e.value for e in comparator.elts if isinstance(e, ast.Constant)]
-                test = left.isin(options)
-                parts.append(~test if isinstance(op, ast.NotIn) else test)
+                # `x IN (…)` bare: Spark cannot parse `x IN (…) IS NULL` (how a caller tells
+                # no data), so the test sits in a CASE — null exactly when x is (the list
+                # holds no null: _check refuses None).
+                test = left.notin(options) if isinstance(op, ast.NotIn) else left.isin(options)
+                parts.append(ibis.ifelse(left.isnull(), ibis.null("boolean"), test))
                 continue
             right = _compile(comparator, t, params)
             parts.append(_COMPARE[type(op)](left, right))
@@ -216,13 +245,16 @@ def _compile(node: ast.AST, t: ir.Table, params: Mapping[str, Param]) -> Any:
         assert isinstance(node.func, ast.Name)
         args = [_compile(a, t, params) for a in node.args]
         name = node.func.id
+        if name != "coalesce":
+            args = [_typed(a, "float64") for a in args]
         if name == "coalesce":
             return ibis.coalesce(*args)
         if name == "abs":
             return args[0].abs()
-        if name == "min":
-            return ibis.least(*args)
-        return ibis.greatest(*args)
+        # SQL's LEAST and GREATEST skip nulls; a missing value must stay missing (no data).
+        unknown = args[0].isnull() | args[1].isnull()
+        best = ibis.least(*args) if name == "min" else ibis.greatest(*args)
+        return ibis.ifelse(unknown, ibis.null(), best)
     raise RuleError("", f"{type(node).__name__} is not allowed")  # pragma: no cover - _check
 
 

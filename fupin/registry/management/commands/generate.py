@@ -7,13 +7,17 @@ and the ground-truth poverty flag, kept apart from what a survey sees) and DIR/q
 (the statistics bureau's number of poor people per county). Up to 5,000,000 households;
 with `--departments`, also DIR/departments/<kind>.parquet and DIR/departments/truth.parquet:
 other departments' records of the same people and of outsiders, with realistic errors and
-the truth of who each record belongs to (engine/departments.py);
+the truth of who each record belongs to (engine/departments.py); with `--monitoring`, also
+DIR/statuses.parquet, DIR/incomes.parquet and DIR/events.parquet: statuses (registered,
+exited, closed …), an income history and risk events up to `--on`, the inputs of the
+return-to-poverty warnings (engine/monitoring_data.py, `fupin engine warn`);
 the same seed, size and province give the same files. Nothing touches the database:
 `fupin load DIR` puts the households into the registry.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from engine import departments, synth
+from engine import departments, monitoring_data, synth
 from fupin.core.divisions import iter_divisions
 from fupin.core.models import AreaLevel
 from fupin.core.progress import TerminalProgress
@@ -57,6 +61,19 @@ class Command(BaseCommand):
             metavar="N",
             help="Department records in all (default: "
             f"{departments.RECORDS_PER_PERSON} per person).",
+        )
+
+        parser.add_argument(
+            "--monitoring",
+            action="store_true",
+            help="Also write statuses, an income history and risk events (返贫预警 inputs).",
+        )
+        parser.add_argument(
+            "--on",
+            type=dt.date.fromisoformat,
+            default=monitoring_data.DEFAULT_ON,
+            metavar="DATE",
+            help="The monitoring data's date, YYYY-MM-DD (default %(default)s).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -112,6 +129,8 @@ class Command(BaseCommand):
         )
         if options["departments"]:
             self._departments(out, options["seed"], options["records"])
+        if options["monitoring"]:
+            self._monitoring(out, options["seed"], options["on"])
 
     def _departments(self, out: Path, seed: int, records: int | None) -> None:
         phases = {
@@ -135,6 +154,40 @@ class Command(BaseCommand):
                 "records": result.total,
                 "insiders": sum(result.insiders.values()),
                 "errors": result.total - result.errors["none"],
+                "out": result.out,
+                "seconds": result.seconds,
+            }
+        )
+
+    def _monitoring(self, out: Path, seed: int, on: dt.date) -> None:
+        phases = {
+            "members": _("Reading people"),
+            "households": _("Drawing statuses and incomes"),
+            "writing": _("Writing"),
+        }
+        with TerminalProgress(self.stdout) as progress:
+            try:
+                result = monitoring_data.generate_monitoring(
+                    out,
+                    seed,
+                    on,
+                    progress=lambda phase, done, total: progress(phases[phase], done, total),
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            _(
+                "Monitoring data on %(on)s: %(exited)d exited, %(closed)d closed and "
+                "%(registered)d registered households, %(incomes)d income rows and %(events)d "
+                "events written to %(out)s in %(seconds).1f s."
+            )
+            % {
+                "on": on.isoformat(),
+                "exited": result.statuses.get("exited", 0),
+                "closed": result.statuses.get("closed", 0),
+                "registered": result.statuses.get("registered", 0),
+                "incomes": result.income_rows,
+                "events": sum(result.events.values()),
                 "out": result.out,
                 "seconds": result.seconds,
             }
