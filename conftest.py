@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.utils import translation
 
 from fupin.core.models import Area, AreaLevel, User
 from fupin.core.testing import person
@@ -36,6 +38,16 @@ def _fast_password_hashing(settings: Any) -> None:
 def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
     # Attachments, job inputs and results are files: keep each test's out of the tree.
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # A request with Accept-Language: en leaves English active in the thread (Django's
+    # LocaleMiddleware activates it and nothing resets it): each test starts and ends in the
+    # default language, so no test's outcome depends on the one before it.
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
