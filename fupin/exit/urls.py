@@ -2,6 +2,46 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import path
+
+from fupin.exit import views
+
 app_name = "exit"
 
-urlpatterns: list[Any] = []
+urlpatterns: list[Any] = [
+    # --- a household: exit check and consolidation ---
+    path("households/<int:pk>/", views.household_exit, name="household"),
+    # --- household exit rounds and their procedure ---
+    path("", views.round_list, name="round_list"),
+    path("new/", views.round_create, name="round_create"),
+    path("<int:pk>/", views.round_detail, name="round_detail"),
+    path("<int:pk>/propose/", views.round_propose, name="round_propose"),
+    path("<int:pk>/propose/system/", views.round_propose_system, name="round_propose_system"),
+    path("<int:pk>/steps/", views.step_list, name="step_list"),
+    path("<int:pk>/steps/new/", views.step_record, name="step_record"),
+    path("<int:pk>/steps/<int:record_pk>/", views.record_detail, name="record_detail"),
+    path(
+        "<int:pk>/steps/<int:record_pk>/objections/",
+        views.objection_raise,
+        name="objection_raise",
+    ),
+    path(
+        "<int:pk>/objections/<int:objection_pk>/resolve/",
+        views.objection_resolve,
+        name="objection_resolve",
+    ),
+    path("<int:pk>/files/<int:attachment_pk>/", views.file_download, name="file_download"),
+    # --- the 双认定 acceptance form ---
+    path("<int:pk>/households/<int:rh_pk>/acceptance/", views.acceptance, name="acceptance"),
+    path(
+        "<int:pk>/households/<int:rh_pk>/acceptance/print/",
+        views.acceptance_print,
+        name="acceptance_print",
+    ),
+    path(
+        "<int:pk>/households/<int:rh_pk>/acceptance.pdf",
+        views.acceptance_pdf,
+        name="acceptance_pdf",
+    ),
+    # Village and county exit (贫困村、贫困县摘帽) will be mounted here too.
+]

@@ -8,6 +8,7 @@ record whatever the file says later.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from functools import cache
@@ -34,6 +35,9 @@ class Step:
     label_en: str
     label_zh: str
     days: int = 0
+    #: A step a province offers but an exit round may leave out when it is opened
+    #: (Gansu's 3342 sign-off, fupin/exit/policy/exit.toml); never skipped once chosen.
+    optional: bool = False
 
     @property
     def label(self) -> str:
@@ -84,25 +88,36 @@ class Procedure:
         )
 
 
-def _step(row: dict[str, Any], where: str) -> Step:
+def _step(row: dict[str, Any], where: str, kinds: Sequence[str]) -> Step:
     kind, level = row.get("kind"), row.get("level")
-    if kind not in STEP_KINDS:
-        raise ValueError(f"{where}: kind must be one of {', '.join(STEP_KINDS)}, not {kind!r}")
+    if kind not in kinds:
+        raise ValueError(f"{where}: kind must be one of {', '.join(kinds)}, not {kind!r}")
     if level not in STEP_LEVELS:
         raise ValueError(f"{where}: level must be village, township or county, not {level!r}")
     days = int(row.get("days", 0))
     if kind == "notice" and days <= 0:
         raise ValueError(f"{where}: a notice needs its period in days")
-    return Step(row["code"], kind, level, row["label"], row["label_zh"], days)
+    optional = bool(row.get("optional", False))
+    if optional and kind == "announcement":
+        raise ValueError(f"{where}: the announcement cannot be optional")
+    return Step(row["code"], str(kind), str(level), row["label"], row["label_zh"], days, optional)
 
 
-def parse_procedures(text: str, source: str = "procedures.toml") -> dict[str, Procedure]:
-    """Parse and check a procedures file; a bad step names its procedure and position."""
+def parse_procedures(
+    text: str, source: str = "procedures.toml", kinds: Sequence[str] = STEP_KINDS
+) -> dict[str, Procedure]:
+    """Parse and check a procedures file; a bad step names its procedure and position.
+
+    `kinds` are the step kinds the caller's machinery knows: identification's by default;
+    the exit procedures (fupin/exit/policy/exit.toml) add the household acceptance (双认定)
+    and the sign-off chain (3342). Other keys of the file are left to the caller.
+    """
     data = tomllib.loads(text)
     result: dict[str, Procedure] = {}
     for p in data.get("procedure", []):
         code = p["code"]
-        steps = tuple(_step(s, f"{source}: {code} step {i + 1}") for i, s in enumerate(p["steps"]))
+        where = f"{source}: {code} step"
+        steps = tuple(_step(s, f"{where} {i + 1}", kinds) for i, s in enumerate(p["steps"]))
         codes = [s.code for s in steps]
         if len(set(codes)) != len(codes):
             raise ValueError(f"{source}: {code}: step codes repeat")

@@ -57,6 +57,7 @@ from fupin.core.models import CODE_LENGTH, Area, AreaLevel, AuditEntry, User
 from fupin.core.roles import Role
 from fupin.core.services import create_user
 from fupin.core.validators import build_resident_id, parse_resident_id
+from fupin.exit.policy import consolidation_for, timeline
 from fupin.registry import demo_names, services
 from fupin.registry.enums import (
     DropoutReason,
@@ -1193,9 +1194,16 @@ def _assign_paths(rng: np.random.Generator, specs: list[HouseholdSpec], county_n
             s.steps += _exit_steps(rng, s, year, s.steps[-1].date, propose_only=False)
             s.path = "exited"
             if year == 2016:
-                close = _day(rng, dt.date(2019, 11, 20), dt.date(2019, 12, 20))
-                s.steps.append(Step("close", close, _reason(rng, "close"), "reviewer"))
-                s.path = "closed"
+                # Closed (销号) only once the consolidation after exit is over (support and
+                # observation, fupin/exit/policy/exit.toml; the close guard refuses before).
+                exited = s.steps[-1].date
+                rules = consolidation_for(s.village, exited)
+                closable = timeline(exited, rules).can_close_from if rules else exited
+                last_day = dt.date(2019, 12, 20)
+                if closable <= last_day:
+                    close = _day(rng, max(dt.date(2019, 11, 20), closable), last_day)
+                    s.steps.append(Step("close", close, _reason(rng, "close"), "reviewer"))
+                    s.path = "closed"
     for s in pending:
         if id(s) not in exited_ids:
             s.steps += _exit_steps(rng, s, 2019, s.steps[-1].date, propose_only=True)

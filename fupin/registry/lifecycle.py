@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 
 POLICY_FILE = Path(__file__).parent / "policy" / "lifecycle.toml"
@@ -24,10 +27,30 @@ class Transition:
     requires_evidence: bool = False
     sets_identification_year: bool = False
     sets_exit_year: bool = False
+    #: Dotted path of a function called before the transition runs, whichever way it is
+    #: reached (page, API, import, a procedure's announcement): `guard(transition, moves)`
+    #: raises ValidationError with the reason(s) when a household may not take it — e.g.
+    #: closing before the consolidation period ends (fupin/exit/guards.py).
+    guard: str = ""
 
     @property
     def label(self) -> str:
         return self.label_zh if (get_language() or "zh-hans").startswith("zh") else self.label_en
+
+    def check(self, moves: Sequence[Move]) -> None:
+        """Run the guard, if any, over households about to take this transition."""
+        if self.guard and moves:
+            import_string(self.guard)(self, moves)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A household about to take a transition on `date`, in its current status since
+    `since` (the day of its previous step)."""
+
+    household: Any
+    date: dt.date
+    since: dt.date | None
 
 
 @cache
@@ -45,6 +68,7 @@ def transitions() -> dict[str, Transition]:
             requires_evidence=row.get("requires_evidence", False),
             sets_identification_year=row.get("sets_identification_year", False),
             sets_exit_year=row.get("sets_exit_year", False),
+            guard=row.get("guard", ""),
         )
     return result
 

@@ -424,6 +424,11 @@ def transition_household(
         )
     if transition.requires_evidence and not attachments:
         errors["attachments"] = [_("This step needs evidence: attach the document.")]
+    if "transition" not in errors:
+        try:
+            transition.check([lifecycle.Move(current, date, current.status_date)])
+        except ValidationError as exc:
+            errors.setdefault("transition", []).extend(exc.messages)
     if errors:
         raise ValidationError(errors)
     change = StatusChange.objects.create(
@@ -498,11 +503,14 @@ def transition_many(
     errors: list[str] = []
     state = {hid: (h.status, h.status_date) for hid, h in current.items()}
     changes: list[StatusChange] = []
+    guarded: list[tuple[lifecycle.Transition, list[lifecycle.Move]]] = []
     for name, dates in steps:
         transition = table.get(name)
         if transition is None:
             raise ValidationError({"transition": [_("Unknown step %(name)s.") % {"name": name}]})
         require(user, transition.permission)
+        moves: list[lifecycle.Move] = []
+        guarded.append((transition, moves))
         for hid, date in dates.items():
             household = current.get(hid)
             if household is None:
@@ -528,6 +536,8 @@ def transition_many(
                     )
                     % {"code": household.code, "date": date, "step": transition.label}
                 )
+            else:
+                moves.append(lifecycle.Move(household, date, since))
             changes.append(
                 StatusChange(
                     household_id=hid,
@@ -544,6 +554,11 @@ def transition_many(
                 household.identification_year = date.year
             if transition.sets_exit_year:
                 household.exit_year = date.year
+    for transition, moves in guarded:
+        try:
+            transition.check(moves)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
     if errors:
         raise ValidationError({"transition": errors[:20]})
     StatusChange.objects.bulk_create(changes, batch_size=1000)

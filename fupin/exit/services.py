@@ -1,0 +1,1146 @@
+"""Every change to household exit goes through these functions (一个入口).
+
+Rounds (`open_round`), proposals (`propose_from_standard` by the system, `propose_household`
+by a cadre — each through the registry's `propose_exit` transition, so its guard applies),
+the procedure (`record_step`, `raise_objection`, `resolve_objection`), the 双认定 acceptance
+at the household (`record_acceptance`) and the 3342 sign-off (a `record_step` of kind
+"signoff" with its `signoffs`). The announcement makes the households on the list exit
+through the registry's `exit` transition; a household taken off the list goes back to
+registered through `cancel_exit`, so its history shows each step.
+
+The procedure's rules are identification's (fupin/identify/services.py, DOMAIN.md §3):
+a step is recorded for an area of its level only when every household of the round in that
+area has passed the step before (no step is skipped); the step after a notice waits for the
+end of the notice and for every objection raised during it to be resolved; a household
+leaves the list only by a written decision or an upheld objection. Exit adds: no step puts
+a household back on the list (a new proposal does); the acceptance step needs every
+household's completed acceptance form and takes off those with an item not met; a sign-off
+needs every party of its chain; and the announcement refuses a household without a
+completed acceptance when the procedure has one (seed 000, Guangxi 双认定).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from engine.standards import Standard, shipped_standards, standard_in_force
+from fupin.core import audit
+from fupin.core.models import Area, AreaLevel
+from fupin.core.services import require, require_area
+from fupin.exit import checks, policy
+from fupin.exit.models import (
+    Acceptance,
+    AcceptanceSignature,
+    ExitDecision,
+    ExitObjection,
+    ExitRound,
+    ExitStepRecord,
+    ProposedBy,
+    RoundHousehold,
+    RoundStatus,
+    SignatureMethod,
+    SignerRole,
+    Signoff,
+)
+from fupin.identify.models import ObjectionStatus
+from fupin.identify.services import _area_names, _level_label
+from fupin.registry import lifecycle
+from fupin.registry import services as registry_services
+from fupin.registry.enums import HouseholdStatus
+from fupin.registry.models import Attachment, Household
+
+VIEW = "exit.view_exit"
+RECORD = "exit.record_exit"
+MANAGE = "exit.manage_exit"
+#: Step kinds whose decisions may take a household off the list (written reason each).
+MAY_REMOVE = {"visit", "deliberation", "review", "acceptance", "signoff"}
+#: A drawn signature is a PNG the page's canvas makes; larger is not a signature.
+MAX_DRAWN_BYTES = 512 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DATA_URL_PREFIX = "data:image/png;base64,"
+
+
+def _fail(field: str, message: str) -> ValidationError:
+    return ValidationError({field: [message]})
+
+
+def _today() -> dt.date:
+    return timezone.localdate()
+
+
+# --------------------------------------------------------------------------------------
+# Standards of a round
+# --------------------------------------------------------------------------------------
+
+
+def _standard(code: str, version: str) -> Standard:
+    for s in shipped_standards():
+        if s.code == code and s.version == version:
+            return s
+    raise LookupError(f"standard {code} version {version} is not shipped")
+
+
+def round_standards(round_: ExitRound) -> list[Standard]:
+    """The standards a round judges by, in the versions it was opened with."""
+    return [_standard(s["code"], s["version"]) for s in round_.standards]
+
+
+def acceptance_standard(round_: ExitRound) -> Standard | None:
+    data = round_.acceptance_standard
+    return _standard(data["code"], data["version"]) if data else None
+
+
+# --------------------------------------------------------------------------------------
+# Rounds
+# --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def open_round(
+    user: Any,
+    *,
+    area_code: str,
+    name: str,
+    year: int,
+    leave_out: Sequence[str] = (),
+) -> ExitRound:
+    """Open a household exit round over a province, city or county for a year. The
+    procedure is the province's (policy/exit.toml), copied without the optional steps in
+    `leave_out`; the standards are the province's in the versions in force at the end of
+    the year (a standard not in force yet is not applied)."""
+    require(user, MANAGE)
+    require_area(user, area_code)
+    errors: dict[str, list[str]] = {}
+    area = Area.objects.filter(code=area_code).first()
+    if area is None or area.level not in (AreaLevel.PROVINCE, AreaLevel.CITY, AreaLevel.COUNTY):
+        errors["area"] = [_("An exit round covers a province, a city or a county.")]
+    if not name.strip():
+        errors["name"] = [_("Give the round a name.")]
+    if not 2014 <= year <= _today().year + 1:
+        errors["year"] = [_("The year must lie between 2014 and next year.")]
+        year = _today().year
+    line = policy.poverty_line(year)
+    if line is None:
+        errors["year"] = [_("No poverty line is known for this year.")]
+    rules = policy.rules_for(area_code)
+    procedure = policy.policy().procedures[rules.procedure]
+    optional = {s.code for s in procedure.steps if s.optional}
+    unknown = sorted(set(leave_out) - optional)
+    if unknown:
+        errors["leave_out"] = [
+            _("Only an optional step may be left out, not %(steps)s.")
+            % {"steps": ", ".join(unknown)}
+        ]
+    on = dt.date(year, 12, 31)
+    standards = []
+    for code in rules.standards:
+        try:
+            standards.append(standard_in_force(code, on))
+        except LookupError:
+            continue
+    if not standards:
+        errors["year"] = [_("No exit standard of this province is in force in that year.")]
+    accept = None
+    if rules.acceptance:
+        try:
+            accept = standard_in_force(rules.acceptance, on)
+        except LookupError:
+            errors["year"] = [_("The acceptance form's standard is not in force in that year.")]
+    if errors:
+        raise ValidationError(errors)
+    assert area is not None and line is not None
+    data = procedure.as_json()
+    data["steps"] = [s for s in data["steps"] if s["code"] not in set(leave_out)]
+    signoffs = {
+        s["code"]: chain.as_json()
+        for s in data["steps"]
+        if s["kind"] == "signoff" and (chain := policy.signoff_chain(procedure.code, s["code"]))
+    }
+    round_ = ExitRound.objects.create(
+        name=name.strip(),
+        area=area,
+        year=year,
+        poverty_line=line,
+        standards=[{"code": s.code, "version": s.version} for s in standards],
+        acceptance_standard=(
+            {"code": accept.code, "version": accept.version}
+            if accept is not None and any(s["kind"] == "acceptance" for s in data["steps"])
+            else {}
+        ),
+        procedure=data,
+        signoffs=signoffs,
+        created_by=user,
+    )
+    audit.record(
+        user=user,
+        action="exit.round.open",
+        obj=round_,
+        area_code=area.code,
+        after={
+            "name": round_.name,
+            "year": year,
+            "poverty_line": line,
+            "standards": round_.standards,
+            "procedure": procedure.code,
+            "steps": [s["code"] for s in data["steps"]],
+        },
+    )
+    return round_
+
+
+# --------------------------------------------------------------------------------------
+# Proposals
+# --------------------------------------------------------------------------------------
+
+
+def _round_results(
+    round_: ExitRound, households: Sequence[Household], on: dt.date
+) -> dict[int, list[dict[str, str]]]:
+    """Each household's results on every standard of the round (for the record)."""
+    out: dict[int, list[dict[str, str]]] = {h.pk: [] for h in households}
+    for standard in round_standards(round_):
+        for hid, results in checks.evaluate_many(households, standard, round_.year, on).items():
+            out[hid].extend(checks.check_json(standard, results))
+    return out
+
+
+def _data_met(results: Sequence[Mapping[str, str]]) -> bool:
+    """Every item the data can judge is met, and none lacks its data (confirm items wait
+    for the acceptance team)."""
+    return all(r["outcome"] in ("met", "to_confirm") for r in results)
+
+
+def _check_open_village(round_: ExitRound, village_code: str, errors: list[str], code: str) -> None:
+    started = ExitStepRecord.objects.filter(round=round_, step_index=0)
+    if any(village_code.startswith(r.area_id) for r in started):
+        errors.append(
+            _(
+                "Household %(code)s: the procedure has started in its village; propose it in "
+                "the next round."
+            )
+            % {"code": code}
+        )
+
+
+def _check_proposable_round(round_: ExitRound) -> None:
+    if round_.status == RoundStatus.ANNOUNCED:
+        raise _fail("round", _("This round has been announced; its procedure is over."))
+
+
+@transaction.atomic
+def propose_from_standard(user: Any, round_: ExitRound, *, date: dt.date | None = None) -> int:
+    """The system's proposal: every registered household of the round's area in the user's
+    reach whose data meet every standard of the round (no item not met, none without data)
+    is proposed for exit (`propose_exit`, dated `date`). Returns how many."""
+    require(user, MANAGE)
+    require_area(user, round_.area_id)
+    round_ = ExitRound.objects.select_for_update().get(pk=round_.pk)
+    _check_proposable_round(round_)
+    if round_.status != RoundStatus.OPEN:
+        raise _fail(
+            "round", _("The procedure has started: the system proposes only before it starts.")
+        )
+    date = date or _today()
+    if date > _today():
+        raise _fail("date", _("The date cannot be in the future."))
+    already = RoundHousehold.objects.filter(round=round_).values_list("household_id", flat=True)
+    candidates = list(
+        Household.objects.for_user(user)
+        .in_area(round_.area_id)
+        .filter(status=HouseholdStatus.REGISTERED)
+        .exclude(pk__in=already)
+        .filter(status_date__lte=date)
+        .order_by("pk")
+    )
+    on = checks.judged_on(round_.year, date)
+    results = _round_results(round_, candidates, on)
+    chosen = [h for h in candidates if results[h.pk] and _data_met(results[h.pk])]
+    if not chosen:
+        return 0
+    reason = _("%(round)s: proposed by the system, the data meet %(standards)s") % {
+        "round": round_.name,
+        "standards": ", ".join(s.name for s in round_standards(round_)),
+    }
+    registry_services.transition_many(
+        user, [("propose_exit", {h.pk: date for h in chosen})], reason=reason
+    )
+    RoundHousehold.objects.bulk_create(
+        [
+            RoundHousehold(
+                round=round_,
+                household=h,
+                village_id=h.village_id,
+                proposed_by=ProposedBy.SYSTEM,
+                proposed_on=date,
+                reason=reason,
+                results=results[h.pk],
+                proposer=user,
+            )
+            for h in chosen
+        ]
+    )
+    audit.record(
+        user=user,
+        action="exit.round.propose_system",
+        obj=round_,
+        area_code=round_.area_id,
+        after={"households": [h.pk for h in chosen], "date": date},
+        reason=reason,
+    )
+    return len(chosen)
+
+
+@transaction.atomic
+def propose_household(
+    user: Any,
+    round_: ExitRound,
+    household: Household,
+    *,
+    reason: str,
+    date: dt.date | None = None,
+) -> RoundHousehold:
+    """A cadre proposes a household for exit in a round, with a reason. A registered
+    household takes the `propose_exit` step (refused by its guard in Hunan's eight
+    situations); one already proposed for exit outside any open round joins the round."""
+    require(user, RECORD)
+    require_area(user, household.village_id)
+    round_ = ExitRound.objects.select_for_update().get(pk=round_.pk)
+    _check_proposable_round(round_)
+    date = date or _today()
+    errors: list[str] = []
+    if not household.village_id.startswith(round_.area_id):
+        raise _fail("household", _("This household is outside the round's area."))
+    if RoundHousehold.objects.filter(round=round_, household=household).exists():
+        raise _fail("household", _("This household is already in this round."))
+    if not reason.strip():
+        raise _fail("reason", _("Give the reason for proposing this household."))
+    if date > _today():
+        raise _fail("date", _("The date cannot be in the future."))
+    household = Household.objects.get(pk=household.pk)
+    if household.status == HouseholdStatus.EXIT_PROPOSED:
+        elsewhere = RoundHousehold.objects.filter(
+            household=household, on_list=True, exited=False
+        ).exclude(round__status=RoundStatus.ANNOUNCED)
+        if elsewhere.exists():
+            errors.append(_("This household is on the list of another open round."))
+    elif household.status != HouseholdStatus.REGISTERED:
+        errors.append(
+            _("A household that is %(status)s cannot be proposed for exit.")
+            % {"status": household.get_status_display()}
+        )
+    _check_open_village(round_, household.village_id, errors, household.code)
+    if errors:
+        raise ValidationError({"household": errors})
+    on = checks.judged_on(round_.year, date)
+    results = _round_results(round_, [household], on)[household.pk]
+    if household.status == HouseholdStatus.REGISTERED:
+        registry_services.transition_household(
+            user, household, "propose_exit", reason=reason.strip(), date=date
+        )
+    proposed = RoundHousehold.objects.create(
+        round=round_,
+        household=household,
+        village_id=household.village_id,
+        proposed_by=ProposedBy.CADRE,
+        proposed_on=date,
+        reason=reason.strip(),
+        results=results,
+        proposer=user,
+    )
+    audit.record(
+        user=user,
+        action="exit.round.propose",
+        obj=proposed,
+        area_code=household.village_id,
+        after={"round": round_.pk, "household": household.pk, "date": date},
+        reason=reason.strip(),
+    )
+    return proposed
+
+
+# --------------------------------------------------------------------------------------
+# The procedure
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """A household taken off the list at a step (`on_list=False`), or kept with a written
+    confirmation (`on_list=True`)."""
+
+    round_household_id: int
+    on_list: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class SignoffInput:
+    """One party's signature on a sign-off record (3342)."""
+
+    party: str
+    name: str
+    signed_on: dt.date | None
+    scan: UploadedFile | None
+
+
+def _previous_records(round_: ExitRound, step_index: int, area_code: str) -> list[ExitStepRecord]:
+    """The records of the step before that cover any part of `area_code` (the same area, an
+    area above it or areas inside it, whatever the two steps' levels)."""
+    if step_index == 0:
+        return []
+    candidates = ExitStepRecord.objects.filter(round=round_, step_index=step_index - 1)
+    return [
+        r
+        for r in candidates.select_related("area")
+        if r.area_id.startswith(area_code) or area_code.startswith(r.area_id)
+    ]
+
+
+def _unmet_reason(acceptance: Acceptance) -> str:
+    items = "; ".join(
+        f"{i['label']}" + (f"（{i['note']}）" if i.get("note") else "") for i in acceptance.unmet
+    )
+    return _("Double acceptance on %(date)s: not met — %(items)s") % {
+        "date": acceptance.checked_on.isoformat(),
+        "items": items,
+    }
+
+
+def _check_signoffs(
+    round_: ExitRound,
+    step_code: str,
+    signoffs: Sequence[SignoffInput],
+    date: dt.date,
+    err: Any,
+) -> None:
+    chain = round_.signoff_chain(step_code)
+    assert chain is not None  # open_round copies the chain of every sign-off step
+    given = {s.party: s for s in signoffs}
+    for party in chain.parties:
+        s = given.get(party.code)
+        missing = []
+        if s is None or not s.name.strip():
+            missing.append(_("name"))
+        if s is None or s.signed_on is None:
+            missing.append(_("date"))
+        elif s.signed_on > date:
+            err(
+                "signoffs",
+                _("%(post)s signed after the record's date.") % {"post": party.label},
+            )
+        if s is None or s.scan is None:
+            missing.append(_("scan"))
+        if missing:
+            err(
+                "signoffs",
+                _("%(post)s has not signed: %(missing)s missing.")
+                % {"post": party.label, "missing": ", ".join(missing)},
+            )
+    extra = sorted(set(given) - {p.code for p in chain.parties})
+    if extra:
+        err("signoffs", _("Unknown party %(codes)s.") % {"codes": ", ".join(extra)})
+
+
+@transaction.atomic
+def record_step(
+    user: Any,
+    round_: ExitRound,
+    *,
+    step_index: int,
+    area_code: str,
+    date: dt.date,
+    participants: str,
+    signatures: Sequence[UploadedFile],
+    place: str = "",
+    notes: str = "",
+    decisions: Sequence[DecisionInput] = (),
+    signoffs: Sequence[SignoffInput] = (),
+) -> ExitStepRecord:
+    """Record that a step of the exit procedure was held in an area, with its decisions.
+
+    Refused (nothing written) when: the area is not of the step's level or outside the
+    round; the step was already recorded there; a household of the area has not passed
+    the step before; the step before was a notice whose period has not ended or that has an
+    unresolved objection; the date is in the future or before the step before; participants
+    or the signed record are missing; a decision has no reason or is not one this kind of
+    step may take; at an acceptance, a household on the list has no completed acceptance
+    form; at a sign-off, a party has not signed; at the announcement, a household on the
+    list has no completed acceptance with every item met (when the procedure has one).
+    """
+    require(user, RECORD)
+    require_area(user, area_code)
+    round_ = ExitRound.objects.select_for_update().get(pk=round_.pk)
+    steps = round_.steps
+    errors: dict[str, list[str]] = {}
+
+    def err(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if round_.status == RoundStatus.ANNOUNCED:
+        raise _fail("round", _("This round has been announced; its procedure is over."))
+    if not 0 <= step_index < len(steps):
+        raise _fail("step", _("Unknown step."))
+    step = steps[step_index]
+    if len(area_code) != step.code_length or not area_code.startswith(round_.area_id):
+        raise _fail(
+            "area",
+            _("“%(step)s” is recorded per %(level)s of %(area)s.")
+            % {"step": step.label, "level": _level_label(step.level), "area": round_.area},
+        )
+    area = Area.objects.filter(code=area_code).first()
+    if area is None:
+        raise _fail("area", _("Unknown area %(code)s.") % {"code": area_code})
+    if ExitStepRecord.objects.filter(round=round_, step_index=step_index, area=area).exists():
+        raise _fail(
+            "step",
+            _("“%(step)s” has already been recorded for %(area)s.")
+            % {"step": step.label, "area": area},
+        )
+    in_area = RoundHousehold.objects.filter(round=round_, village__code__startswith=area_code)
+    behind = in_area.filter(steps_done__lt=step_index)
+    if behind.exists():
+        previous = steps[step_index - 1]
+        waiting = sorted(set(behind.values_list("village_id", flat=True)))
+        raise _fail(
+            "step",
+            _(
+                "“%(step)s” cannot be recorded before “%(previous)s” for every household of "
+                "%(area)s; still missing in: %(villages)s."
+            )
+            % {
+                "step": step.label,
+                "previous": previous.label,
+                "area": area,
+                "villages": ", ".join(_area_names(waiting[:10])),
+            },
+        )
+    covered = list(
+        in_area.filter(steps_done=step_index)
+        .select_related("household")
+        .select_for_update(of=("self",))
+    )
+    if not covered:
+        raise _fail("area", _("No household of %(area)s is in this round.") % {"area": area})
+    previous_records = _previous_records(round_, step_index, area_code)
+    if step_index > 0 and steps[step_index - 1].kind == "notice":
+        for notice in previous_records:
+            if notice.ends_on is not None and date <= notice.ends_on:
+                err(
+                    "date",
+                    _("The notice in %(area)s runs until %(date)s: the next step comes after it.")
+                    % {"area": notice.area, "date": notice.ends_on},
+                )
+        open_objections = ExitObjection.objects.filter(
+            record__in=previous_records, status=ObjectionStatus.OPEN
+        ).count()
+        if open_objections:
+            err(
+                "step",
+                _("%(n)d objection(s) raised during the notice are not resolved yet.")
+                % {"n": open_objections},
+            )
+    if date > _today():
+        err("date", _("The date cannot be in the future."))
+    last = max((r.date for r in previous_records), default=None)
+    if last is None and covered:
+        last = max(c.proposed_on for c in covered)
+    if last is not None and date < last:
+        err("date", _("The date cannot be before the previous step (%(date)s).") % {"date": last})
+    if not participants.strip():
+        err("participants", _("List who took part."))
+    if not signatures:
+        err("signatures", _("Attach the signed record (a scan or photo)."))
+    by_id = {c.pk: c for c in covered}
+    seen: set[int] = set()
+    for d in decisions:
+        target = by_id.get(d.round_household_id)
+        if target is None:
+            err("decisions", _("A decision names a household this record does not cover."))
+            continue
+        code = target.household.code
+        if d.round_household_id in seen:
+            err("decisions", _("Household %(id)s has two decisions.") % {"id": code})
+        seen.add(d.round_household_id)
+        if not d.reason.strip():
+            err(
+                "decisions",
+                _("Household %(id)s: a decision needs its written reason.") % {"id": code},
+            )
+        if d.on_list and not target.on_list:
+            err(
+                "decisions",
+                _("Household %(id)s is off the list: only a new proposal puts it back.")
+                % {"id": code},
+            )
+        if not d.on_list and step.kind not in MAY_REMOVE:
+            err(
+                "decisions",
+                _("“%(step)s” cannot take a household off the list; raise an objection instead.")
+                % {"step": step.label},
+            )
+    removals = {d.round_household_id: d.reason.strip() for d in decisions if not d.on_list}
+    acceptances: dict[int, Acceptance] = {
+        a.round_household_id: a for a in Acceptance.objects.filter(round_household__in=covered)
+    }
+    if step.kind == "acceptance":
+        waiting_forms = [
+            c.household.code
+            for c in covered
+            if c.on_list and c.pk not in removals and c.pk not in acceptances
+        ]
+        if waiting_forms:
+            err(
+                "step",
+                _("These households on the list have no completed acceptance form: %(codes)s.")
+                % {"codes": ", ".join(waiting_forms[:20])},
+            )
+        for c in covered:
+            found = acceptances.get(c.pk)
+            if c.on_list and c.pk not in removals and found is not None and not found.all_met:
+                removals[c.pk] = _unmet_reason(found)
+    if step.kind == "signoff":
+        _check_signoffs(round_, step.code, signoffs, date, err)
+    elif signoffs:
+        err("signoffs", _("Only a sign-off step takes signatures of officials."))
+    if step.kind == "announcement" and round_.has_acceptance:
+        for c in covered:
+            found = acceptances.get(c.pk)
+            if c.on_list and (found is None or not found.all_met):
+                err(
+                    "step",
+                    _(
+                        "Household %(code)s has no completed acceptance with every item met: "
+                        "it cannot exit."
+                    )
+                    % {"code": c.household.code},
+                )
+    if step.kind == "announcement":
+        if not user.has_perm(lifecycle.transitions()["exit"].permission):
+            err("step", _("The announcement makes the households exit: a reviewer records it."))
+        _check_exitable([c for c in covered if c.on_list], errors)
+    if errors:
+        raise ValidationError(errors)
+
+    record = ExitStepRecord.objects.create(
+        round=round_,
+        step_index=step_index,
+        step_code=step.code,
+        area=area,
+        date=date,
+        ends_on=date + dt.timedelta(days=step.days - 1) if step.kind == "notice" else None,
+        participants=participants.strip(),
+        place=place.strip(),
+        notes=notes.strip(),
+        households=len(covered),
+        recorded_by=user,
+    )
+    stored = registry_services._store_attachments(user, signatures)
+    record.signatures.set(stored)
+    stored_signoffs = _store_signoffs(user, round_, record, step.code, signoffs)
+    written = [
+        ExitDecision(
+            record=record, round_household_id=d.round_household_id, on_list=True, reason=d.reason
+        )
+        for d in decisions
+        if d.on_list
+    ]
+    written += [
+        ExitDecision(record=record, round_household_id=pk, on_list=False, reason=reason)
+        for pk, reason in removals.items()
+    ]
+    ExitDecision.objects.bulk_create(written)
+    taken_off = [by_id[pk] for pk in removals if by_id[pk].on_list]
+    for c in taken_off:
+        c.on_list = False
+    RoundHousehold.objects.bulk_update(taken_off, ["on_list"])
+    RoundHousehold.objects.filter(pk__in=by_id).update(steps_done=step_index + 1)
+    if taken_off:
+        _cancel(user, round_, record, {c.household_id: removals[c.pk] for c in taken_off})
+    if round_.status == RoundStatus.OPEN:
+        round_.status = RoundStatus.IN_PROCEDURE
+    audit.record(
+        user=user,
+        action="exit.step.record",
+        obj=record,
+        area_code=area_code,
+        after={
+            "round": round_.pk,
+            "step": step.code,
+            "date": date,
+            "households": len(covered),
+            "signatures": [a.sha256 for a in stored],
+            "signoffs": stored_signoffs,
+            "decisions": {
+                str(by_id[d.round_household_id].household_id): [d.on_list, d.reason]
+                for d in decisions
+            },
+            "taken_off": {str(c.household_id): removals[c.pk] for c in taken_off},
+        },
+    )
+    if step.kind == "announcement":
+        _exit(user, round_, record, [c for c in covered if c.on_list], stored)
+        if not RoundHousehold.objects.filter(round=round_, steps_done__lt=len(steps)).exists():
+            round_.status = RoundStatus.ANNOUNCED
+    round_.save(update_fields=["status"])
+    return record
+
+
+def _store_signoffs(
+    user: Any, round_: ExitRound, record: ExitStepRecord, step_code: str, signoffs: Sequence[Any]
+) -> dict[str, list[str]]:
+    chain = round_.signoff_chain(step_code)
+    if chain is None or not signoffs:
+        return {}
+    parties = {p.code: p for p in chain.parties}
+    rows, kept = [], {}
+    for s in signoffs:
+        party = parties[s.party]
+        (scan,) = registry_services._store_attachments(user, [s.scan])
+        rows.append(
+            Signoff(
+                record=record,
+                party=party.code,
+                tier=party.tier,
+                post=party.label_zh,
+                name=s.name.strip(),
+                signed_on=s.signed_on,
+                file=scan,
+            )
+        )
+        kept[party.code] = [s.name.strip(), s.signed_on.isoformat(), scan.sha256]
+    Signoff.objects.bulk_create(rows)
+    return kept
+
+
+def _check_exitable(on_list: Sequence[RoundHousehold], errors: dict[str, list[str]]) -> None:
+    ids = [c.household_id for c in on_list]
+    moved = (
+        Household.objects.filter(pk__in=ids)
+        .exclude(status=HouseholdStatus.EXIT_PROPOSED)
+        .values_list("code", "status")
+    )
+    for code, status in moved[:20]:
+        errors.setdefault("step", []).append(
+            _(
+                "Household %(code)s is now %(status)s and can no longer exit in this round; "
+                "take it off the list at a review first."
+            )
+            % {"code": code, "status": HouseholdStatus(status).label}
+        )
+
+
+def _cancel(user: Any, round_: ExitRound, record: ExitStepRecord, reasons: dict[int, str]) -> None:
+    """Households taken off the list go back to registered (`cancel_exit`), dated the record."""
+    reason = _("%(round)s: taken off the exit list at “%(step)s” in %(area)s") % {
+        "round": round_.name,
+        "step": record.step.label,
+        "area": record.area,
+    }
+    detail = "; ".join(f"{hid}: {text}" for hid, text in reasons.items())
+    registry_services.transition_many(
+        user,
+        [("cancel_exit", {hid: record.date for hid in reasons})],
+        reason=f"{reason} — {detail}"[:4000],
+    )
+
+
+def _exit(
+    user: Any,
+    round_: ExitRound,
+    record: ExitStepRecord,
+    on_list: Sequence[RoundHousehold],
+    signatures: Sequence[Attachment],
+) -> None:
+    """The announcement: the households still on the list exit (脱贫), dated the record."""
+    if not on_list:
+        return
+    reason = _("%(round)s: exit announced by %(area)s on %(date)s") % {
+        "round": round_.name,
+        "area": record.area,
+        "date": record.date,
+    }
+    registry_services.transition_many(
+        user,
+        [("exit", {c.household_id: record.date for c in on_list})],
+        reason=reason,
+        attachments=signatures,
+    )
+    RoundHousehold.objects.filter(pk__in=[c.pk for c in on_list]).update(exited=True)
+
+
+@transaction.atomic
+def raise_objection(
+    user: Any,
+    record: ExitStepRecord,
+    round_household: RoundHousehold,
+    *,
+    raised_on: dt.date,
+    raised_by: str,
+    text: str,
+) -> ExitObjection:
+    """Record an objection (异议) raised during an exit notice, about a household on it."""
+    require(user, RECORD)
+    require_area(user, round_household.village_id)
+    errors: dict[str, list[str]] = {}
+    if record.step.kind != "notice":
+        raise _fail("record", _("Objections are raised during a public notice."))
+    if (
+        round_household.round_id != record.round_id
+        or not round_household.village_id.startswith(record.area_id)
+        or round_household.steps_done <= record.step_index
+    ):
+        raise _fail("household", _("This household is not on this notice."))
+    if not round_household.on_list:
+        raise _fail("household", _("This household is no longer on the list."))
+    if record.round.status == RoundStatus.ANNOUNCED:
+        raise _fail("record", _("This round has been announced; its procedure is over."))
+    assert record.ends_on is not None
+    if not record.date <= raised_on <= record.ends_on:
+        errors["raised_on"] = [
+            _("An objection to this notice is raised between %(start)s and %(end)s.")
+            % {"start": record.date, "end": record.ends_on}
+        ]
+    elif raised_on > _today():
+        errors["raised_on"] = [_("The date cannot be in the future.")]
+    if not raised_by.strip():
+        errors["raised_by"] = [_("Say who raised it (a name, or “anonymous”).")]
+    if not text.strip():
+        errors["text"] = [_("Write what the objection says.")]
+    if errors:
+        raise ValidationError(errors)
+    objection = ExitObjection.objects.create(
+        record=record,
+        round_household=round_household,
+        raised_on=raised_on,
+        raised_by=raised_by.strip(),
+        text=text.strip(),
+    )
+    audit.record(
+        user=user,
+        action="exit.objection.raise",
+        obj=objection,
+        area_code=round_household.village_id,
+        after={"household": round_household.household_id, "raised_on": raised_on, "text": text},
+    )
+    return objection
+
+
+@transaction.atomic
+def resolve_objection(
+    user: Any,
+    objection: ExitObjection,
+    *,
+    upheld: bool,
+    resolution: str,
+    resolved_on: dt.date,
+) -> ExitObjection:
+    """Resolve an objection after checking it. Upheld, the household leaves the list and
+    goes back to registered (`cancel_exit`), with the resolution as the reason."""
+    require(user, RECORD)
+    require_area(user, objection.round_household.village_id)
+    objection = ExitObjection.objects.select_for_update().get(pk=objection.pk)
+    if objection.status != ObjectionStatus.OPEN:
+        raise _fail("objection", _("This objection has already been resolved."))
+    errors: dict[str, list[str]] = {}
+    if not resolution.strip():
+        errors["resolution"] = [_("Write how the objection was checked and what was found.")]
+    if resolved_on < objection.raised_on:
+        errors["resolved_on"] = [_("It cannot be resolved before it was raised.")]
+    elif resolved_on > _today():
+        errors["resolved_on"] = [_("The date cannot be in the future.")]
+    if errors:
+        raise ValidationError(errors)
+    target = RoundHousehold.objects.select_for_update().get(pk=objection.round_household_id)
+    objection.status = ObjectionStatus.UPHELD if upheld else ObjectionStatus.DISMISSED
+    objection.resolution = resolution.strip()
+    objection.resolved_on = resolved_on
+    objection.resolved_by = user
+    objection.save()
+    if upheld and target.on_list:
+        target.on_list = False
+        target.save(update_fields=["on_list"])
+        ExitDecision.objects.create(
+            record=objection.record,
+            round_household=target,
+            on_list=False,
+            reason=objection.resolution,
+        )
+        registry_services.transition_household(
+            user,
+            target.household,
+            "cancel_exit",
+            reason=_("Objection upheld: %(text)s") % {"text": objection.resolution},
+            date=resolved_on,
+        )
+    audit.record(
+        user=user,
+        action="exit.objection.resolve",
+        obj=objection,
+        area_code=target.village_id,
+        after={
+            "status": objection.status,
+            "resolution": objection.resolution,
+            "on_list": target.on_list,
+        },
+    )
+    return objection
+
+
+# --------------------------------------------------------------------------------------
+# The 双认定 acceptance at the household
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    """The acceptance team's finding on one item: met or not (None: not checked), a note."""
+
+    met: bool | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SignatureInput:
+    """A signature drawn on screen (a PNG data URL from the page's canvas) or a scan."""
+
+    name: str
+    drawn: str = ""
+    scan: UploadedFile | None = None
+
+
+def active_cadre(household: Household) -> Any:
+    """The support cadre of the household's active pairing (结对帮扶), if any."""
+    from fupin.support.models import Pairing
+
+    pairing = (
+        Pairing.objects.filter(household=household, ended_on__isnull=True)
+        .select_related("cadre")
+        .order_by("-started_on")
+        .first()
+    )
+    return pairing.cadre if pairing is not None else None
+
+
+def _drawn_png(data_url: str) -> bytes | None:
+    """The PNG of a drawn signature, or None when the data is not one."""
+    if not data_url.startswith(DATA_URL_PREFIX):
+        return None
+    try:
+        png = base64.b64decode(data_url[len(DATA_URL_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not png.startswith(PNG_MAGIC) or len(png) > MAX_DRAWN_BYTES:
+        return None
+    return png
+
+
+def _blank(png: bytes) -> bool:
+    """Whether a drawn PNG has no stroke at all (a canvas submitted untouched)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            alpha = image.convert("RGBA").getchannel("A")
+            return alpha.getbbox() is None
+    except (OSError, ValueError):
+        return True
+
+
+def _signature_file(role: str, household: Household, sig: SignatureInput) -> tuple[Any, str]:
+    if sig.drawn:
+        png = _drawn_png(sig.drawn)
+        assert png is not None
+        name = f"signature-{household.code}-{role}.png"
+        return ContentFile(png, name=name), SignatureMethod.DRAWN
+    assert sig.scan is not None
+    return sig.scan, SignatureMethod.SCAN
+
+
+@transaction.atomic
+def record_acceptance(
+    user: Any,
+    round_household: RoundHousehold,
+    *,
+    checked_on: dt.date,
+    team: str,
+    items: Mapping[str, ItemInput],
+    signatures: Mapping[str, SignatureInput],
+) -> Acceptance:
+    """Record the completed 双认定 acceptance form of a household (seed 000, Guangxi 严程序):
+    every item of the round's acceptance standard checked at the household (met or not,
+    with a note for an item not met), and signed by the head of household, an acceptance
+    team member and the support cadre of the household's active pairing — each signature
+    drawn on screen or a scan. All or nothing: a missing item or signature refuses it."""
+    require(user, RECORD)
+    require_area(user, round_household.village_id)
+    target = RoundHousehold.objects.select_for_update().get(pk=round_household.pk)
+    round_ = target.round
+    household = Household.objects.get(pk=target.household_id)
+    standard = acceptance_standard(round_)
+    if standard is None:
+        raise _fail("round", _("This round's procedure has no acceptance at the household."))
+    index = next(i for i, s in enumerate(round_.steps) if s.kind == "acceptance")
+    if round_.status == RoundStatus.ANNOUNCED or target.steps_done > index:
+        raise _fail("round", _("The acceptance step is over for this household."))
+    if not target.on_list:
+        raise _fail("household", _("This household is no longer on the list."))
+    if Acceptance.objects.filter(round_household=target).exists():
+        raise _fail("household", _("This household's acceptance form is already recorded."))
+    errors: dict[str, list[str]] = {}
+
+    def err(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if checked_on > _today():
+        err("checked_on", _("The date cannot be in the future."))
+    elif checked_on < target.proposed_on:
+        err(
+            "checked_on",
+            _("The date cannot be before the proposal (%(date)s).") % {"date": target.proposed_on},
+        )
+    if not team.strip():
+        err("team", _("List the acceptance team."))
+    for item in standard.items:
+        found = items.get(item.code)
+        label = item.label if policy.chinese() else item.label_en
+        if found is None or found.met is None:
+            err(f"item_{item.code}", _("“%(item)s” has not been checked.") % {"item": label})
+        elif not found.met and not found.note.strip():
+            err(
+                f"item_{item.code}",
+                _("“%(item)s” is not met: say what was found.") % {"item": label},
+            )
+    unknown = sorted(set(items) - {i.code for i in standard.items})
+    if unknown:
+        err("items", _("Unknown item %(codes)s.") % {"codes": ", ".join(unknown)})
+    cadre = active_cadre(household)
+    if cadre is None:
+        err(
+            "sig_cadre",
+            _("The household has no support cadre paired with it: pair one before the acceptance."),
+        )
+    for role, who in SignerRole.choices:
+        sig = signatures.get(role)
+        if sig is None or (not sig.drawn and sig.scan is None):
+            err(f"sig_{role}", _("%(who)s has not signed.") % {"who": who})
+            continue
+        if sig.drawn and sig.scan is not None:
+            err(
+                f"sig_{role}",
+                _("%(who)s: draw the signature or upload a scan, not both.") % {"who": who},
+            )
+        if role != SignerRole.CADRE and not sig.name.strip():
+            err(f"sig_{role}", _("%(who)s: write the name of who signed.") % {"who": who})
+        if sig.drawn:
+            png = _drawn_png(sig.drawn)
+            if png is None:
+                err(
+                    f"sig_{role}",
+                    _("%(who)s: the drawn signature could not be read.") % {"who": who},
+                )
+            elif _blank(png):
+                err(f"sig_{role}", _("%(who)s: the drawn signature is empty.") % {"who": who})
+    if errors:
+        raise ValidationError(errors)
+    assert cadre is not None
+    acceptance = Acceptance.objects.create(
+        round_household=target,
+        standard_code=standard.code,
+        standard_version=standard.version,
+        checked_on=checked_on,
+        team=team.strip(),
+        items=[
+            {
+                "code": item.code,
+                "label": item.label,
+                "label_en": item.label_en,
+                "kind": item.kind,
+                "met": bool(items[item.code].met),
+                "note": items[item.code].note.strip(),
+            }
+            for item in standard.items
+        ],
+        cadre=cadre,
+        cadre_name=cadre.name,
+        recorded_by=user,
+    )
+    kept = {}
+    for role, _label in SignerRole.choices:
+        sig = signatures[role]
+        upload, method = _signature_file(role, household, sig)
+        (stored,) = registry_services._store_attachments(user, [upload])
+        name = cadre.name if role == SignerRole.CADRE else sig.name.strip()
+        AcceptanceSignature.objects.create(
+            acceptance=acceptance, role=role, name=name, method=method, file=stored
+        )
+        kept[role] = [name, method, stored.sha256]
+    audit.record(
+        user=user,
+        action="exit.acceptance.record",
+        obj=acceptance,
+        area_code=target.village_id,
+        after={
+            "round": round_.pk,
+            "household": household.pk,
+            "checked_on": checked_on,
+            "standard": f"{standard.code} {standard.version}",
+            "items": {i["code"]: [i["met"], i["note"]] for i in acceptance.items},
+            "signatures": kept,
+        },
+    )
+    return acceptance
+
+
+# --------------------------------------------------------------------------------------
+# Reading (no writes): what the pages show
+# --------------------------------------------------------------------------------------
+
+
+def exit_date(household: Household) -> dt.date | None:
+    """The day of the household's last exit (its `exit` status change)."""
+    change = household.status_changes.filter(transition="exit").order_by("-date", "-id").first()
+    return change.date if change is not None else None
+
+
+def consolidation_timeline(household: Household) -> policy.Timeline | None:
+    """The consolidation after the household's last exit, while it is exited or closed."""
+    if household.status not in (HouseholdStatus.EXITED, HouseholdStatus.CLOSED):
+        return None
+    exited_on = exit_date(household)
+    if exited_on is None:
+        return None
+    consolidation = policy.consolidation_for(household.village_id, exited_on)
+    return policy.timeline(exited_on, consolidation) if consolidation is not None else None
+
+
+def confirmed_items(household: Household) -> dict[str, dict[str, tuple[bool, str]]]:
+    """What the latest completed acceptance form found on the confirm items, by standard:
+    the household page counts them as checked."""
+    acceptance = (
+        Acceptance.objects.filter(round_household__household=household)
+        .order_by("-checked_on", "-id")
+        .first()
+    )
+    if acceptance is None:
+        return {}
+    evidence = _("double acceptance %(date)s") % {"date": acceptance.checked_on.isoformat()}
+    return {
+        acceptance.standard_code: {
+            i["code"]: (i["met"], f"{evidence}: {i['note']}" if i["note"] else evidence)
+            for i in acceptance.items
+            if i["kind"] == "confirm"
+        }
+    }
