@@ -41,6 +41,11 @@ urlpatterns = [
 urlpatterns += [
     path("verification/", views.finding_list, name="finding_list"),
     path("verification/findings/<int:pk>/", views.finding_detail, name="finding_detail"),
+    path(
+        "verification/households/<int:pk>/",
+        views.household_findings,
+        name="household_findings",
+    ),
     path("verification/datasets/", views.dataset_list, name="dataset_list"),
     path("verification/datasets/<int:pk>/", views.dataset_versions, name="dataset_versions"),
     path("verification/runs/", views.run_list, name="run_list"),

@@ -47,7 +47,7 @@ from fupin.identify.models import (
     VerificationRun,
 )
 from fupin.identify.tables import PER_PAGE, CampaignTable, FindingTable
-from fupin.registry.models import Attachment, Member
+from fupin.registry.models import Attachment, Household, Member
 
 VIEW = "identify.view_campaign"
 STEP_SCOPE_ID = "step-scope"
@@ -898,6 +898,27 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     return render(
         request, "identify/verification_findings.html", {"table": table, "filters": filters}
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def household_findings(request: HttpRequest, pk: int) -> HttpResponse:
+    """The household's findings (matched department records, duplicates), loaded into the
+    registry's household page: what other departments say about this household."""
+    household = get_object_or_404(Household.objects.for_user(request.user), pk=pk)
+    findings = list(
+        _findings(request)
+        .filter(household=household)
+        .select_related("member", "dataset")
+        .order_by("status", "-run_id", "pk")
+    )
+    for f in findings:
+        f.kind_label = verification.kind_label(f.kind)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "identify/household_findings.html",
+        {"household": household, "findings": findings},
     )
 
 

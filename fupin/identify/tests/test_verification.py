@@ -497,6 +497,30 @@ def test_the_queue_shows_a_village_user_his_village_only(
     assert outside.status_code == 404
 
 
+def test_the_household_page_lists_its_findings(
+    client: Any, county_user: Any, make_user: Callable[..., Any], findings: dict[str, Finding]
+) -> None:
+    """Issue 5 item 4: the household page shows what other departments' records say about
+    it — the vehicle and the near duplicate of 车主's household, not other households'; a
+    household outside the user's area is 404."""
+    login(client, county_user)
+    car = findings["car"].household
+    detail = client.get(reverse("registry:household_detail", args=[car.pk])).content.decode()
+    assert reverse("identify:household_findings", args=[car.pk]) in detail
+    panel = client.get(reverse("identify:household_findings", args=[car.pk]))
+    assert panel.status_code == 200
+    assert {f.pk for f in panel.context["findings"]} == {
+        findings["car"].pk,
+        findings["duplicate"].pk,
+    }
+    html = panel.content.decode()
+    assert f"#{findings['car'].pk}" in html and "Vehicle" in html
+    other = findings["other_village"].household
+    village = make_user("village", "450102100201", "reviewer")
+    login(client, village)
+    assert client.get(reverse("identify:household_findings", args=[other.pk])).status_code == 404
+
+
 def test_a_finding_outside_the_users_area_is_404(
     client: Any, make_user: Callable[..., Any], findings: dict[str, Finding]
 ) -> None:
