@@ -142,6 +142,8 @@ class StandardItem:
     rule: Rule | None
     source: str
     note: str = ""
+    #: The note in Chinese, for the pages (`note` is English).
+    note_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ class StandardError(ValueError):
 # ======================================================================================
 
 _HEADER_KEYS = {"code", "version", "effective", "name", "name_en", "source", "notes"}
-_ITEM_KEYS = {"code", "label", "label_en", "kind", "rule", "source", "note"}
+_ITEM_KEYS = {"code", "label", "label_en", "kind", "rule", "source", "note", "note_zh"}
 _INDICATOR_KEYS = {"column", "label", "label_en", "direction", "weight", "source", "note"}
 _STANDARD_CODE = re.compile(r"^[a-z][a-z0-9-]*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -352,6 +354,7 @@ def _item(r: _Reader, index: int, m: dict[str, Any], seen: dict[str, int]) -> St
     label_en = r.text_value(m, "label_en", index, name)
     source = r.text_value(m, "source", index, name)
     note = r.text_value(m, "note", index, name, required=False)
+    note_zh = r.text_value(m, "note_zh", index, name, required=False)
     kind = m.get("kind")
     rule: Rule | None = None
     if kind not in KINDS:
@@ -378,7 +381,7 @@ def _item(r: _Reader, index: int, m: dict[str, Any], seen: dict[str, int]) -> St
                 r.fail(f"bad rule: {e}", "rule", index, name)
     if len(r.problems) > before:
         return None
-    return StandardItem(str(code), label, label_en, cast(Kind, kind), rule, source, note)
+    return StandardItem(str(code), label, label_en, cast(Kind, kind), rule, source, note, note_zh)
 
 
 def load_standard(path: Path | str) -> Standard:

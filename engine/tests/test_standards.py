@@ -1033,3 +1033,10 @@ def test_duckdb_and_spark_agree(tmp_path: Path, spark: Any) -> None:
     assert outcomes_seen == {"met", "not_met", "no_data", "to_confirm"}
     # a is lower on every indicator: harder on the five where lower is harder (5/8)
     assert [r["rank"] for r in duck["rank"]] == [1, 2, 2]
+
+
+def test_every_shipped_note_has_its_chinese() -> None:
+    """DESIGN.md "Chinese first": the pages show an item's note in Chinese."""
+    for standard in shipped_standards():
+        for item in standard.items:
+            assert bool(item.note) == bool(item.note_zh), (standard.code, item.code)
