@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from engine.standards import Standard
 from fupin.core.models import Area, AreaLevel
 from fupin.core.scoping import area_prefix
-from fupin.exit import policy
+from fupin.exit import facts, policy
 from fupin.exit.models import ExitRound, SignerRole
 from fupin.identify.forms import DATE_WIDGET, ObjectionForm, ResolveForm
 from fupin.registry.forms import MultipleFileField
@@ -198,3 +198,70 @@ class AcceptanceForm(forms.Form):
             }
             for role, label in SignerRole.choices
         ]
+
+
+# -- village and county facts ---------------------------------------------------------------
+
+_UNKNOWN_YES_NO = [("", _("Unknown")), ("true", _("Yes")), ("false", _("No"))]
+
+
+def _fact_field(fact: facts.Fact, label: Any) -> forms.Field:
+    if fact.kind == "bool":
+        return forms.TypedChoiceField(
+            label=label,
+            required=False,
+            choices=_UNKNOWN_YES_NO,
+            coerce=lambda v: v == "true",
+            empty_value=None,
+        )
+    if fact.kind in ("count", "score"):
+        return forms.IntegerField(label=label, required=False)
+    return forms.DecimalField(label=label, required=False, max_digits=14, decimal_places=2)
+
+
+class AreaFactsForm(forms.Form):
+    """A village's or county's facts for a year: every fact of its level, each may be left
+    unknown; where the values come from. Ranges and consistency are the service's."""
+
+    def __init__(self, *args: Any, level: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups: dict[str, list[str]] = {}
+        for fact in facts.facts_for(level):
+            label = facts.verbose_name(fact.name)
+            self.fields[fact.name] = _fact_field(fact, label)
+            self.groups.setdefault(fact.group, []).append(fact.name)
+        self.fields["source"] = forms.CharField(
+            label=_("Source of the values"),
+            max_length=300,
+            required=False,  # the service refuses a save without one, with its message
+            help_text=_(
+                "Where the figures come from: a survey, the evaluation report, a yearbook."
+            ),
+        )
+        self.fields["notes"] = forms.CharField(
+            label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        )
+
+    def fact_groups(self) -> list[tuple[Any, list[Any]]]:
+        return [
+            (facts.GROUP_LABELS[group], [self[name] for name in names])
+            for group, names in self.groups.items()
+        ]
+
+    def values(self) -> dict[str, Any]:
+        return {
+            name: self.cleaned_data.get(name) for names in self.groups.values() for name in names
+        }
+
+
+class FactsImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("File (xlsx or CSV)"),
+        help_text=_("One row per village or county and year; the template has the columns."),
+    )
+    source = forms.CharField(
+        label=_("Source of the values"),
+        max_length=300,
+        required=False,
+        help_text=_("For the rows that give no source of their own."),
+    )

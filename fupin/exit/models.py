@@ -8,13 +8,17 @@ province's steps (`policy/exit.toml`) taken when the round is opened; `ExitStepR
 record them area by area, `ExitDecision`s take a household off the list (always with a
 reason), `ExitObjection`s are raised during notices; at the announcement the households
 still on the list exit through the registry's `exit` transition. Village and county exit
-(贫困村、贫困县摘帽) will get their own rounds beside these. Changes go through
+(贫困村、贫困县摘帽) are judged from the registry and from `AreaFacts`, the facts of a village
+or county the registry does not hold, entered by the county for a year. Changes go through
 `fupin.exit.services` only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -334,3 +338,117 @@ class Signoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post}: {self.name}"
+
+
+# --------------------------------------------------------------------------------------
+# Village and county facts (贫困村、贫困县退出)
+# --------------------------------------------------------------------------------------
+
+#: Whole people or households, 0 or more.
+_COUNT: dict[str, Any] = {"null": True, "blank": True}
+_MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2, "null": True, "blank": True}
+_NON_NEGATIVE = [MinValueValidator(0)]
+
+
+class AreaFacts(models.Model):
+    """What the village and county exit standards read that the registry does not hold,
+    for one village or county and one year, entered by the county (village form, DOMAIN.md
+    §9; the evaluation's figures, §10; the county's statistics, §5). Every value may be
+    unknown (null): an item that reads it shows "no data", never a guess. Which fields
+    belong to which level is `fupin.exit.facts`; the values' source is kept with them.
+    Registry-derived facts (poor people, dilapidated houses …) are never stored here."""
+
+    area_lookup = "area__code"
+
+    area = models.ForeignKey(
+        Area, verbose_name=_("area"), on_delete=models.PROTECT, related_name="exit_facts"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+
+    # Both levels
+    rural_population = models.PositiveIntegerField(_("rural registered population"), **_COUNT)
+    has_special_industry = models.BooleanField(_("special industry"), null=True, blank=True)
+    wrongly_exited_people = models.PositiveIntegerField(
+        _("wrongly exited people (evaluation estimate)"), **_COUNT
+    )
+    omitted_people = models.PositiveIntegerField(
+        _("omitted poor people (evaluation estimate)"), **_COUNT
+    )
+    # Village
+    road_hardened = models.BooleanField(
+        _("hardened road to the village and its hamlets"), null=True, blank=True
+    )
+    has_clinic = models.BooleanField(_("clinic with a village doctor"), null=True, blank=True)
+    has_service_centre = models.BooleanField(_("public service centre"), null=True, blank=True)
+    collective_income = models.DecimalField(
+        _("village collective income (yuan)"), validators=_NON_NEGATIVE, **_MONEY
+    )
+    has_power_grid = models.BooleanField(_("connected to the power grid"), null=True, blank=True)
+    has_broadcast_tv = models.BooleanField(_("radio and TV coverage"), null=True, blank=True)
+    has_broadband = models.BooleanField(_("broadband"), null=True, blank=True)
+    safe_water_percent = models.DecimalField(
+        _("households with safe drinking water (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    committees_good = models.BooleanField(
+        _("good village Party branch and committee (confirmed)"), null=True, blank=True
+    )
+    # County
+    dibao_line = models.DecimalField(
+        _("rural subsistence allowance line (yuan per person per year)"),
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=_NON_NEGATIVE,
+    )
+    sample_exited_people = models.PositiveIntegerField(
+        _("exited people in the evaluation sample"), **_COUNT
+    )
+    sample_wrongly_exited_people = models.PositiveIntegerField(
+        _("of them wrongly exited"), **_COUNT
+    )
+    sample_unregistered_people = models.PositiveIntegerField(
+        _("unregistered rural people in the sampled villages"), **_COUNT
+    )
+    sample_omitted_people = models.PositiveIntegerField(
+        _("of them verified as omitted poor"), **_COUNT
+    )
+    surveyed_households = models.PositiveIntegerField(
+        _("households surveyed on satisfaction"), **_COUNT
+    )
+    satisfied_households = models.PositiveIntegerField(_("of them satisfied"), **_COUNT)
+    cutoff_score = models.IntegerField(_("identification cutoff score"), null=True, blank=True)
+    rural_income_per_capita = models.DecimalField(
+        _("rural net income per person (yuan)"), validators=_NON_NEGATIVE, **_MONEY
+    )
+    special_funds = models.DecimalField(
+        _("special poverty funds (yuan)"), validators=_NON_NEGATIVE, **_MONEY
+    )
+    fiscal_revenue_per_person = models.DecimalField(
+        _("fiscal revenue per person (yuan)"), validators=_NON_NEGATIVE, **_MONEY
+    )
+
+    source = models.CharField(_("source of the values"), max_length=300)
+    notes = models.TextField(_("notes"), blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("village or county facts")
+        verbose_name_plural = _("village and county facts")
+        ordering = ["area_id", "-year"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "year"], name="exit_area_facts_once_a_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} · {self.year}"

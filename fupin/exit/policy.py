@@ -1,5 +1,6 @@
 """Exit policy as data (`policy/exit.toml`): which standards a province applies, its exit
-procedure, the sign-off chains, the consolidation period after exit (严销号) and 低保 lines.
+procedure, the sign-off chains, the consolidation period after exit (严销号), 低保 lines, and
+for villages and counties (贫困村、贫困县摘帽) the standards, targets, ranking and regions.
 
 The procedures are read by identification's parser (`fupin.identify.policy`) with the two
 kinds of step only exit has; a round copies its procedure when it is opened, as a campaign
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -18,11 +19,14 @@ from typing import Any
 
 from django.utils.translation import get_language
 
+from engine.standards import Standard, load_standard, shipped_standards, standard_in_force
 from fupin.identify.policy import STEP_KINDS, Procedure, parse_procedures, poverty_line
 
 __all__ = ["poverty_line"]
 
 POLICY_FILE = Path(__file__).parent / "policy" / "exit.toml"
+#: Standards the platform adds to the engine's (the national county thresholds).
+STANDARDS_DIR = Path(__file__).parent / "policy" / "standards"
 #: Identification's kinds of step and exit's own: the household acceptance (双认定) and the
 #: sign-off chain (3342).
 EXIT_STEP_KINDS = (*STEP_KINDS, "acceptance", "signoff")
@@ -112,6 +116,44 @@ class DibaoLine:
 
 
 @dataclass(frozen=True)
+class AreaExitRules:
+    """What a province applies to its villages' and counties' exit (贫困村、贫困县摘帽)."""
+
+    province: str
+    name: str
+    village_standard: str  # "" when the province has none (incidence and facts shown)
+    county_standard: str  # "" when only the national thresholds apply
+    difficulty: str  # "" when the province ranks no counties
+    village_target: float | None  # a target incidence for exited villages (Anhui ~1%)
+    village_target_label: str
+    village_target_label_en: str
+    source: str
+    #: confirm item code → the AreaFacts field holding the township's and county's finding
+    confirmed_by: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target_label(self) -> str:
+        return self.village_target_label if chinese() else self.village_target_label_en
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region of the national county exit rule and its incidence limit (DOMAIN.md §10)."""
+
+    code: str
+    label_zh: str
+    label_en: str
+    incidence_limit: float
+    provinces: tuple[str, ...]
+    default: bool
+    source: str
+
+    @property
+    def label(self) -> str:
+        return self.label_zh if chinese() else self.label_en
+
+
+@dataclass(frozen=True)
 class ExitPolicy:
     version: str
     effective: dt.date
@@ -121,6 +163,10 @@ class ExitPolicy:
     procedures: dict[str, Procedure]
     signoffs: tuple[SignoffChain, ...]
     dibao_lines: tuple[DibaoLine, ...]
+    area_exits: tuple[AreaExitRules, ...] = ()
+    regions: tuple[Region, ...] = ()
+    county_exit_standard: str = ""
+    county_exit_source: str = ""
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -201,6 +247,8 @@ def parse_policy(text: str, source: str = "exit.toml") -> ExitPolicy:
         DibaoLine(str(r["area"]), int(r["year"]), Decimal(str(r["line"])), r.get("source", ""))
         for r in data.get("dibao_line", [])
     )
+    area_exits, regions = _area_exits(data, source), _regions(data, source)
+    county_exit = data.get("county_exit", {})
     return ExitPolicy(
         version=str(data["version"]),
         effective=_date(data["effective"], source),
@@ -210,7 +258,65 @@ def parse_policy(text: str, source: str = "exit.toml") -> ExitPolicy:
         procedures=procedures,
         signoffs=tuple(signoffs),
         dibao_lines=dibao,
+        area_exits=area_exits,
+        regions=regions,
+        county_exit_standard=str(county_exit.get("standard", "")),
+        county_exit_source=str(county_exit.get("source", "")),
     )
+
+
+def _area_exits(data: dict[str, Any], source: str) -> tuple[AreaExitRules, ...]:
+    rows = []
+    for i, row in enumerate(data.get("area_exit", [])):
+        where = f"{source}: area_exit {i + 1}"
+        target = row.get("village_target")
+        if target is not None and not (isinstance(target, int | float) and 0 < target < 1):
+            raise ValueError(f"{where}: village_target is a fraction (0.01 is 1%), not {target!r}")
+        if target is not None and not row.get("village_target_label"):
+            raise ValueError(f"{where}: say what the village target is (village_target_label)")
+        rows.append(
+            AreaExitRules(
+                province=str(row["province"]),
+                name=row.get("name", ""),
+                village_standard=row.get("village_standard", ""),
+                county_standard=row.get("county_standard", ""),
+                difficulty=row.get("difficulty", ""),
+                village_target=float(target) if target is not None else None,
+                village_target_label=row.get("village_target_label", ""),
+                village_target_label_en=row.get("village_target_label_en", ""),
+                source=row["source"],
+                confirmed_by={str(k): str(v) for k, v in row.get("confirmed_by", {}).items()},
+            )
+        )
+    if rows and not any(r.province == "" for r in rows):
+        raise ValueError(f'{source}: the national default area_exit (province = "") is missing')
+    return tuple(rows)
+
+
+def _regions(data: dict[str, Any], source: str) -> tuple[Region, ...]:
+    regions = []
+    for i, row in enumerate(data.get("region", [])):
+        where = f"{source}: region {i + 1}"
+        limit = row.get("incidence_limit")
+        if not isinstance(limit, int | float) or not 0 < limit < 1:
+            raise ValueError(f"{where}: incidence_limit is a fraction (0.03 is 3%), not {limit!r}")
+        regions.append(
+            Region(
+                code=row["code"],
+                label_zh=row["label"],
+                label_en=row.get("label_en", row["label"]),
+                incidence_limit=float(limit),
+                provinces=tuple(str(p) for p in row.get("provinces", [])),
+                default=bool(row.get("default", False)),
+                source=row["source"],
+            )
+        )
+    named = [p for r in regions for p in r.provinces]
+    if len(named) != len(set(named)):
+        raise ValueError(f"{source}: a province is named in two regions")
+    if regions and sum(r.default for r in regions) != 1:
+        raise ValueError(f"{source}: exactly one region must be the default (default = true)")
+    return tuple(regions)
 
 
 @cache
@@ -307,3 +413,43 @@ def timeline(exited_on: dt.date, consolidation: Consolidation) -> Timeline:
         can_close_from=close_from,
         consolidation=c,
     )
+
+
+# --------------------------------------------------------------------------------------
+# Villages and counties
+# --------------------------------------------------------------------------------------
+
+
+def area_rules_for(area_code: str, exit_policy: ExitPolicy | None = None) -> AreaExitRules:
+    """The village and county exit rules of the area's province (national default else)."""
+    rules = _longest((exit_policy or policy()).area_exits, area_code)
+    if rules is None:
+        raise LookupError("exit.toml has no [[area_exit]] national default")
+    return rules  # type: ignore[no-any-return]
+
+
+def region_for(area_code: str, exit_policy: ExitPolicy | None = None) -> Region:
+    """The region of the area's province for the national county thresholds."""
+    regions = (exit_policy or policy()).regions
+    found = next((r for r in regions if area_code[:2] in r.provinces), None)
+    found = found or next((r for r in regions if r.default), None)
+    if found is None:
+        raise LookupError("exit.toml has no default [[region]]")
+    return found
+
+
+@cache
+def platform_standards() -> tuple[Standard, ...]:
+    """The standards of policy/standards/*.toml (the national county thresholds)."""
+    return tuple(load_standard(p) for p in sorted(STANDARDS_DIR.glob("*.toml")))
+
+
+def area_standard(code: str, on: dt.date) -> Standard | None:
+    """The version of an engine or platform standard in force on `on`; None without one
+    (a standard not in force yet is not applied, and the page says so)."""
+    if not code:
+        return None
+    try:
+        return standard_in_force(code, on, [*shipped_standards(), *platform_standards()])
+    except LookupError:
+        return None

@@ -27,23 +27,27 @@ import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engine.standards import Standard, shipped_standards, standard_in_force
+from engine.standards import POOR_STATUSES, Standard, shipped_standards, standard_in_force
 from fupin.core import audit
 from fupin.core.models import Area, AreaLevel
+from fupin.core.scoping import user_can_reach
 from fupin.core.services import require, require_area
-from fupin.exit import checks, policy
+from fupin.exit import checks, facts, policy
 from fupin.exit.models import (
     Acceptance,
     AcceptanceSignature,
+    AreaFacts,
     ExitDecision,
     ExitObjection,
     ExitRound,
@@ -1144,3 +1148,254 @@ def confirmed_items(household: Household) -> dict[str, dict[str, tuple[bool, str
             if i["kind"] == "confirm"
         }
     }
+
+
+# --------------------------------------------------------------------------------------
+# Village and county facts (AreaFacts)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FactsInput:
+    """One village's or county's facts for a year, as typed or imported. `values` holds
+    typed values (int, bool, Decimal) or None (unknown); a fact not named keeps its stored
+    value. `row` is the import file's row, for the messages."""
+
+    area_code: str
+    year: int
+    values: Mapping[str, Any]
+    source: str
+    notes: str | None = None
+    row: int | None = None
+
+
+def _can_enter_facts(user: Any) -> None:
+    require(user, MANAGE)
+    area = getattr(user, "area", None)
+    if not user.is_superuser and (area is None or area.level > AreaLevel.COUNTY):
+        # The figures decide a village's exit: the village does not certify its own.
+        raise PermissionDenied(_("Village and county facts are entered by the county or above."))
+
+
+def _poor_people(codes: Sequence[str]) -> dict[str, int]:
+    """Registered poor people (the incidence's statuses) per area code, by one grouped
+    query over the villages."""
+    if not codes:
+        return {}
+    prefixes = sorted(set(codes))
+    cond = Q()
+    for code in prefixes:
+        cond |= Q(village__code__startswith=code)
+    rows = (
+        Household.objects.filter(cond, status__in=POOR_STATUSES)
+        .values_list("village_id")
+        .annotate(n=Sum("people"))
+    )
+    out = dict.fromkeys(prefixes, 0)
+    for village, n in rows:
+        for code in prefixes:
+            if village.startswith(code):
+                out[code] += int(n or 0)
+    return out
+
+
+def _value_problem(fact: facts.Fact, value: Any) -> str:
+    """What is wrong with a typed value of the fact ("" when nothing)."""
+    if value is None:
+        return ""
+    if fact.kind == "bool":
+        return "" if isinstance(value, bool) else _("Give yes or no.")
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
+        return _("Give a number.")
+    if fact.kind in ("count", "score") and value != int(value):
+        return _("Give a whole number.")
+    if fact.kind == "percent" and not 0 <= value <= 100:
+        return _("A percentage lies between 0 and 100.")
+    if fact.kind != "score" and value < 0:
+        return _("The value cannot be negative.")
+    if fact.kind in ("money", "percent") and Decimal(str(value)).as_tuple().exponent < -2:  # type: ignore[operator]
+        return _("Give at most two decimal places.")
+    return ""
+
+
+def _facts_problems(
+    item: FactsInput, area: Area | None, stored: AreaFacts | None, poor: int
+) -> dict[str, list[str]]:
+    """Every problem of one input, by fact name ("area", "year", "source" for the rest)."""
+    errors: dict[str, list[str]] = {}
+
+    def fail(key: str, message: str) -> None:
+        errors.setdefault(key, []).append(message)
+
+    if area is None:
+        fail("area", _("No area has the code %(code)s.") % {"code": item.area_code})
+    elif area.level not in facts.LEVELS:
+        fail(
+            "area",
+            _("Facts are entered for a village or a county, not for %(name)s.")
+            % {"name": area.name},
+        )
+    if not 2014 <= item.year <= _today().year + 1:
+        fail("year", _("The year must lie between 2014 and next year."))
+    if not item.source.strip():
+        fail("source", _("Say where the values come from (a survey, a report, a yearbook)."))
+    for name, value in item.values.items():
+        fact = facts.BY_NAME.get(name)
+        if fact is None:
+            fail("__all__", _("Unknown fact %(name)s.") % {"name": name})
+            continue
+        if area is not None and area.level in facts.LEVELS and not fact.for_level(area.level):
+            if value is not None:
+                fail(
+                    name,
+                    _("This is not a fact of a %(level)s.")
+                    % {"level": AreaLevel(area.level).label.lower()},
+                )
+            continue
+        problem = _value_problem(fact, value)
+        if problem:
+            fail(name, problem)
+    if errors:
+        return errors
+    merged = {n: getattr(stored, n) for n in facts.NAMES} if stored is not None else {}
+    merged.update(item.values)
+    for part, whole in facts.PARTS:
+        p, w = merged.get(part), merged.get(whole)
+        if p is not None and w is not None and p > w:
+            fail(
+                part,
+                _("%(part)s (%(p)s) cannot exceed %(whole)s (%(w)s).")
+                % {
+                    "part": _field_label(part),
+                    "p": p,
+                    "whole": _field_label(whole),
+                    "w": w,
+                },
+            )
+    population = merged.get("rural_population")
+    if population is not None and population < poor:
+        fail(
+            "rural_population",
+            _(
+                "The rural population (%(population)s) is smaller than the registered poor "
+                "people of the area (%(poor)s): the incidence would exceed 100%%."
+            )
+            % {"population": population, "poor": poor},
+        )
+    return errors
+
+
+def _field_label(name: str) -> str:
+    return str(facts.verbose_name(name))
+
+
+def _facts_json(record: AreaFacts) -> dict[str, Any]:
+    return {n: audit.jsonable(getattr(record, n)) for n in (*facts.NAMES, "source", "notes")}
+
+
+def _write_facts(user: Any, item: FactsInput, area: Area, stored: AreaFacts | None) -> AreaFacts:
+    before = _facts_json(stored) if stored is not None else None
+    record = stored or AreaFacts(area=area, year=item.year)
+    for name, value in item.values.items():
+        setattr(record, name, value)
+    record.source = item.source.strip()
+    if item.notes is not None:
+        record.notes = item.notes.strip()
+    record.updated_by = user
+    record.save()
+    after = _facts_json(record)
+    changed_before, changed_after = audit.diff(before, after)
+    audit.record(
+        user=user,
+        action="exit.area_facts.save" if item.row is None else "exit.area_facts.import",
+        obj=record,
+        area_code=area.code,
+        before=changed_before if before is not None else None,
+        after=changed_after,
+    )
+    return record
+
+
+@transaction.atomic
+def save_area_facts(user: Any, item: FactsInput) -> AreaFacts:
+    """Record a village's or county's facts for a year (a new record or an update): who
+    enters them (the county or above), the level each fact belongs to, the ranges, the
+    evaluation's parts within their wholes, the rural population not below the registered
+    poor people; the source is required. One audit entry with what changed."""
+    _can_enter_facts(user)
+    area = Area.objects.filter(code=item.area_code).first()
+    if area is not None:
+        require_area(user, area.code)
+    stored = (
+        AreaFacts.objects.select_for_update().filter(area=area, year=item.year).first()
+        if area is not None
+        else None
+    )
+    poor = _poor_people([area.code]).get(area.code, 0) if area is not None else 0
+    errors = _facts_problems(item, area, stored, poor)
+    if errors:
+        raise ValidationError(errors)
+    assert area is not None
+    return _write_facts(user, item, area, stored)
+
+
+def _row_message(row: int | None, key: str, messages: list[str]) -> list[str]:
+    if key in facts.BY_NAME:
+        column = facts.BY_NAME[key].title
+    else:
+        column = {
+            "area": facts.AREA_CODE_TITLES[0],
+            "year": facts.YEAR_TITLES[0],
+            "source": facts.SOURCE_TITLES[0],
+        }.get(key, "")
+    return [
+        (_("Row %(row)s, %(column)s: %(message)s") if column else _("Row %(row)s: %(message)s"))
+        % {"row": row, "column": column, "message": m}
+        for m in messages
+    ]
+
+
+@transaction.atomic
+def import_area_facts(user: Any, items: Sequence[FactsInput]) -> list[AreaFacts]:
+    """Record the facts of many villages and counties from an import file, all or nothing:
+    every row is checked as `save_area_facts` checks one (and the same area and year twice
+    in the file is refused), every problem is reported with its row and column, and
+    nothing is written unless every row is right."""
+    _can_enter_facts(user)
+    if not items:
+        raise ValidationError({"__all__": [_("The file has no rows of facts.")]})
+    codes = {i.area_code for i in items}
+    areas = Area.objects.in_bulk(list(codes))
+    stored = {
+        (f.area_id, f.year): f
+        for f in AreaFacts.objects.select_for_update().filter(area_id__in=list(codes))
+    }
+    poor = _poor_people([c for c in codes if c in areas])
+    messages: list[str] = []
+    seen: dict[tuple[str, int], int | None] = {}
+    for item in items:
+        key = (item.area_code, item.year)
+        if key in seen:
+            messages += _row_message(
+                item.row,
+                "area",
+                [
+                    _("%(code)s %(year)s is also on row %(other)s.")
+                    % {"code": item.area_code, "year": item.year, "other": seen[key]}
+                ],
+            )
+            continue
+        seen[key] = item.row
+        area = areas.get(item.area_code)
+        if area is not None and not user_can_reach(user, area.code):
+            messages += _row_message(item.row, "area", [_("This record is outside your area.")])
+            continue
+        problems = _facts_problems(item, area, stored.get(key), poor.get(item.area_code, 0))
+        for name, found in problems.items():
+            messages += _row_message(item.row, name, found)
+    if messages:
+        raise ValidationError({"__all__": messages})
+    return [
+        _write_facts(user, item, areas[item.area_code], stored.get((item.area_code, item.year)))
+        for item in items
+    ]

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import path
 
-from fupin.exit import views
+from fupin.exit import area_views, views
 
 app_name = "exit"
 
@@ -43,5 +43,16 @@ urlpatterns: list[Any] = [
         views.acceptance_pdf,
         name="acceptance_pdf",
     ),
-    # Village and county exit (贫困村、贫困县摘帽) will be mounted here too.
+    # --- village and county exit (贫困村、贫困县摘帽) ---
+    path("villages/", area_views.village_list, name="village_list"),
+    path("villages/export.xlsx", area_views.village_export, name="village_export"),
+    path("villages/<str:code>/", area_views.village_exit, name="village"),
+    path("counties/ranking/", area_views.county_ranking, name="ranking"),
+    path("counties/ranking/export.xlsx", area_views.ranking_export, name="ranking_export"),
+    path("counties/<str:code>/", area_views.county_exit, name="county"),
+    # --- the facts the county enters for them ---
+    path("facts/", area_views.facts_list, name="facts_list"),
+    path("facts/import/", area_views.facts_import, name="facts_import"),
+    path("facts/template.xlsx", area_views.facts_template, name="facts_template"),
+    path("facts/<str:code>/", area_views.facts_edit, name="facts_edit"),
 ]

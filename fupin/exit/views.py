@@ -6,7 +6,7 @@ Rounds and step records cover areas: a user sees those overlapping his area
 (`overlapping_user`), so the village cadres who take part see the county's round. The
 households, decisions, acceptances and objections are people's data: always `for_user`.
 Every change goes through `fupin.exit.services`; its ValidationError is put onto the form
-with `apply_errors`. Village and county exit pages will sit beside these.
+with `apply_errors`. Village and county exit pages are in `fupin.exit.area_views`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
-from engine.standards import ItemResult, Standard
+from engine.standards import ItemResult, Standard, StandardItem
 from fupin.core.forms import apply_errors
 from fupin.core.models import Area
 from fupin.core.scoping import area_prefix
@@ -54,6 +54,14 @@ from fupin.registry.enums import HouseholdStatus
 from fupin.registry.models import Attachment, Household
 from fupin.support.views import BOOKLET_FONT as FONT
 from fupin.support.views import STATIC_DIR, booklet_pdf_bytes
+
+
+def item_note(item: StandardItem) -> str:
+    """The standard item's note in the page's language: the policy carries it in both."""
+    if (get_language() or "").startswith("zh") and item.note_zh:
+        return item.note_zh
+    return item.note
+
 
 VIEW = services.VIEW
 STEP_SCOPE_ID = "step-scope"
@@ -177,7 +185,7 @@ def _standard_rows(standard: Standard, results: list[ItemResult]) -> list[dict[s
             "evidence": evidence_rows(r.evidence),
             "raw": r.evidence,
             "source": r.item.source,
-            "note": r.item.note,
+            "note": item_note(r.item),
         }
         for r in results
     ]

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from io import BytesIO
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,15 +28,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 from django_tables2 import RequestConfig
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from fupin.core.forms import apply_errors
 from fupin.core.models import Area, AreaLevel, AuditEntry, User
 from fupin.core.scoping import area_prefix, user_can_reach
 from fupin.core.services import StaleEdit
+from fupin.core.sheets import xlsx_response
 from fupin.core.views import area_trail
 from fupin.registry.models import Household
 from fupin.support import forms, policy, services
@@ -486,17 +482,6 @@ def rectification(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _xlsx_width(text: str) -> int:
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
-def _xlsx_value(value: Any) -> Any:
-    """Typed text a spreadsheet would run as a formula (a head named "=…") stays text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 @login_required
 @permission_required(PAIRING_VIEW, raise_exception=True)
 def rectification_export(request: HttpRequest, key: str) -> HttpResponse:
@@ -506,31 +491,13 @@ def rectification_export(request: HttpRequest, key: str) -> HttpResponse:
     if spec is None:
         raise Http404
     area = _rectification_area(request)
-    headers = [str(h) for h in spec.headers]
-    wb = Workbook(write_only=True)
-    ws: Any = wb.create_sheet(str(spec.title)[:31])
-    ws.freeze_panes = "A2"
-    for i, text in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(max(_xlsx_width(text) + 2, 12), 40)
-    bold = Font(bold=True)
-    cells = []
-    for text in headers:
-        cell = WriteOnlyCell(ws, value=text)
-        cell.font = bold
-        cells.append(cell)
-    ws.append(cells)
     found = spec.rows(request.user, area.code)
-    for row in found if isinstance(found, list) else found.iterator(chunk_size=2000):
-        ws.append([_xlsx_value(v) for v in spec.cells(row)])
-    out = BytesIO()
-    wb.save(out)
-    response = HttpResponse(
-        out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    rows = found if isinstance(found, list) else found.iterator(chunk_size=2000)
+    return xlsx_response(
+        [(str(spec.title), [str(h) for h in spec.headers], (spec.cells(row) for row in rows))],
+        f"rectification-{spec.key}-{area.code}.xlsx",
+        min_width=12,
     )
-    filename = f"rectification-{spec.key}-{area.code}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 # ======================================================================================

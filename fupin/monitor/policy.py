@@ -1,0 +1,169 @@
+"""Monitoring policy as data: `policy/health.toml` (the 351 settlement, Anhui) and
+`policy/education.toml` (the education aid exchange), each read once per process.
+
+Amounts are read as Decimal from the TOML's integers and strings, never through a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fupin.registry.enums import Schooling
+from fupin.support.policy import Labelled
+
+POLICY_DIR = Path(__file__).parent / "policy"
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    if isinstance(value, float):
+        # 0.1 as a TOML float is not 0.1: money and rates are integers or strings.
+        raise ValueError(f"{where}: write {value} as an integer or a quoted decimal")
+    return Decimal(str(value))
+
+
+# ======================================================================================
+# Health: the 351 settlement (健康脱贫“351”兜底)
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class HospitalLevel(Labelled):
+    deductible: Decimal
+    cap: Decimal
+    insurance_rate: Decimal
+    cap_note: str = ""
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    version: str
+    effective: dt.date
+    source: str
+    household_statuses: frozenset[str]
+    household_statuses_source: str
+    cap_reading: str
+    bill_reading: str
+    levels: dict[str, HospitalLevel]
+
+    def level(self, code: str) -> HospitalLevel:
+        try:
+            return self.levels[code]
+        except KeyError:
+            raise ValueError(f"no hospital level {code!r} in policy {self.version}") from None
+
+
+def parse_health(text: str, source: str = "health.toml") -> HealthPolicy:
+    """Parse and check: a rate outside 0–1 or a negative amount is an error of the file."""
+    data = tomllib.loads(text)
+    levels: dict[str, HospitalLevel] = {}
+    for row in data["level"]:
+        where = f"{source}: level {row['code']}"
+        level = HospitalLevel(
+            code=row["code"],
+            label_en=row["label"],
+            label_zh=row["label_zh"],
+            deductible=_decimal(row["deductible"], where),
+            cap=_decimal(row["cap"], where),
+            insurance_rate=_decimal(row["insurance_rate"], where),
+            cap_note=row.get("cap_note", ""),
+        )
+        if level.deductible < 0 or level.cap < 0:
+            raise ValueError(f"{where}: deductible and cap cannot be negative")
+        if not Decimal(0) <= level.insurance_rate <= Decimal(1):
+            raise ValueError(f"{where}: insurance_rate must lie between 0 and 1")
+        if level.code in levels:
+            raise ValueError(f"{where}: appears twice")
+        levels[level.code] = level
+    settlement = data["settlement"]
+    return HealthPolicy(
+        version=data["version"],
+        effective=data["effective"],
+        source=data["source"],
+        household_statuses=frozenset(data["household_statuses"]),
+        household_statuses_source=data["household_statuses_source"],
+        cap_reading=settlement["cap_reading"],
+        bill_reading=settlement["bill_reading"],
+        levels=levels,
+    )
+
+
+@cache
+def health() -> HealthPolicy:
+    """The health policy (`policy/health.toml`), parsed once; `health.cache_clear()` in tests."""
+    path = POLICY_DIR / "health.toml"
+    return parse_health(path.read_text(encoding="utf-8"), path.name)
+
+
+# ======================================================================================
+# Education: the aid data exchange and its 应助未助 list
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class EducationPolicy:
+    version: str
+    effective: dt.date
+    source: str
+    household_statuses: frozenset[str]
+    household_statuses_source: str
+    compulsory_ages: tuple[int, int]
+    compulsory_source: str
+    #: (month, day) on which an aid year begins; it ends the day before, a year later.
+    aid_year_starts: tuple[int, int]
+    aid_year_source: str
+    #: Spelling (as `lookup_key` gives it) → Schooling code, besides the enum's own labels.
+    stage_aliases: dict[str, str]
+    aid_kinds: dict[str, Labelled]
+    aid_kinds_source: str
+
+    def aid_year(self, school_year: int) -> tuple[dt.date, dt.date]:
+        """The first and last day of the aid year that begins in `school_year`."""
+        month, day = self.aid_year_starts
+        start = dt.date(school_year, month, day)
+        return start, dt.date(school_year + 1, month, day) - dt.timedelta(days=1)
+
+
+def parse_education(text: str, source: str = "education.toml") -> EducationPolicy:
+    from fupin.registry.validation import lookup_key
+
+    data = tomllib.loads(text)
+    low, high = (int(n) for n in data["compulsory_ages"])
+    month, day = (int(part) for part in data["aid_year_starts"].split("-"))
+    dt.date(2001, month, day)  # a day that exists in every year, or the file is wrong
+    aliases: dict[str, str] = {}
+    for spelling, code in data["stage_aliases"].items():
+        if code not in Schooling.values:
+            raise ValueError(f"{source}: stage alias {spelling} names no schooling {code!r}")
+        aliases[lookup_key(spelling)] = code
+    kinds: dict[str, Labelled] = {}
+    for row in data["aid_kinds"]["kinds"]:
+        if row["code"] in kinds:
+            raise ValueError(f"{source}: aid kind {row['code']} appears twice")
+        kinds[row["code"]] = Labelled(row["code"], row["label"], row["label_zh"])
+    return EducationPolicy(
+        version=data["version"],
+        effective=data["effective"],
+        source=data["source"],
+        household_statuses=frozenset(data["household_statuses"]),
+        household_statuses_source=data["household_statuses_source"],
+        compulsory_ages=(low, high),
+        compulsory_source=data["compulsory_source"],
+        aid_year_starts=(month, day),
+        aid_year_source=data["aid_year_source"],
+        stage_aliases=aliases,
+        aid_kinds=kinds,
+        aid_kinds_source=data["aid_kinds"]["source"],
+    )
+
+
+@cache
+def education() -> EducationPolicy:
+    """The exchange policy (`policy/education.toml`), parsed once per process."""
+    path = POLICY_DIR / "education.toml"
+    return parse_education(path.read_text(encoding="utf-8"), path.name)

@@ -1,0 +1,926 @@
+"""Every change to monitoring goes through these functions (一个入口), and the lists the
+pages show are drawn here.
+
+The education aid exchange (Anhui, seed 004): `create_exchange` → `export_exchange` (the
+children are taken from the registry once, as rows with a row key) → `write_exchange_file`
+(the file for the education department, xlsx or CSV, full resident IDs) →
+`import_answer` (every row checked, then all written or none) → `unaided_rows` and
+`unaided_by_county_and_school` (the 应助未助 list). Health: `uninsured_members` and
+`uninsured_by_area` (registered poor people without basic medical or serious-illness
+insurance). Each change checks the right and the area, validates first, writes in one
+transaction and appends its audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from fupin.core import audit, jobs
+from fupin.core.models import CODE_LENGTH, Area, AreaLevel
+from fupin.core.services import require, require_area
+from fupin.core.validators import mask_id_number, normalize_id_number
+from fupin.monitor import exchange_file, policy
+from fupin.monitor.models import EducationExchange, ExchangeChild, ExchangeState
+from fupin.registry.enums import STUDENT_SCHOOLING, Education, Schooling
+from fupin.registry.exports import BOM
+from fupin.registry.models import Member
+from fupin.registry.validation import FALSE_WORDS, TRUE_WORDS, as_text, lookup_key
+
+VIEW = "monitor.view_monitor"
+MANAGE = "monitor.manage_monitor"
+FULL_ID = "registry.view_full_id"
+#: Rows written per UPDATE batch and reported per progress step.
+BATCH = 2000
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def _no_progress(phase: str, done: int, total: int | None = None) -> None:
+    return None
+
+
+# ======================================================================================
+# The education exchange: creating and drawing the list
+# ======================================================================================
+
+
+def default_school_year(today: dt.date) -> int:
+    """The school year in progress: one that begins in the aid year's first month."""
+    month, day = policy.education().aid_year_starts
+    return today.year if (today.month, today.day) >= (month, day) else today.year - 1
+
+
+@transaction.atomic
+def create_exchange(
+    user: Any, area_code: str, school_year: int, reason: str = ""
+) -> EducationExchange:
+    """Open the year's exchange of an area (年度教育资助数据比对); one per area and year."""
+    require(user, MANAGE)
+    errors: dict[str, list[str]] = {}
+    area = Area.objects.filter(code=area_code).first()
+    if area is None:
+        errors["area"] = [_("No area has the code %(code)s.") % {"code": area_code}]
+    else:
+        require_area(user, area.code)
+    this_year = timezone.localdate().year
+    if not 2014 <= school_year <= this_year + 1:
+        errors["school_year"] = [
+            _("The school year must lie between %(first)d and %(last)d.")
+            % {"first": 2014, "last": this_year + 1}
+        ]
+    elif (
+        area is not None
+        and EducationExchange.objects.filter(area=area, school_year=school_year).exists()
+    ):
+        errors["school_year"] = [
+            _("%(area)s already has an exchange for the school year %(year)d.")
+            % {"area": area.name, "year": school_year}
+        ]
+    if errors or area is None:
+        raise ValidationError(errors)
+    exchange = EducationExchange.objects.create(area=area, school_year=school_year, created_by=user)
+    audit.record(
+        user=user,
+        action="monitor.exchange.create",
+        obj=exchange,
+        area_code=exchange.area_id,
+        after={"area": exchange.area_id, "school_year": school_year},
+        reason=reason,
+    )
+    return exchange
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    """The same day `years` earlier; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def eligible_children(user: Any, area_code: str, on: dt.date) -> models.QuerySet[Member]:
+    """The children the education department is sent (policy/education.toml): current
+    members of the area's registered poor households who are students (学前 to 大专及以上),
+    or of compulsory-school age on `on` and not in school — except a child at the top age
+    whose education is junior secondary or above, who has done the nine years."""
+    rules = policy.education()
+    low, high = rules.compulsory_ages
+    # Age ≥ low ⇔ born on or before `on` less low years; age ≤ high ⇔ born after `on`
+    # less high + 1 years.
+    oldest_birth = _years_before(on, high + 1)
+    compulsory_age = Q(birth_date__lte=_years_before(on, low), birth_date__gt=oldest_birth)
+    at_top_age = Q(birth_date__lte=_years_before(on, high))
+    completed = at_top_age & Q(
+        education__in=[Education.JUNIOR, Education.SENIOR, Education.COLLEGE]
+    )
+    out_of_school = compulsory_age & Q(schooling=Schooling.NOT_IN_SCHOOL) & ~completed
+    return (
+        Member.objects.for_user(user)
+        .in_area(area_code)
+        .filter(household__status__in=rules.household_statuses, left_on__isnull=True)
+        .filter(Q(schooling__in=STUDENT_SCHOOLING) | out_of_school)
+    )
+
+
+def _lock(exchange: EducationExchange) -> EducationExchange:
+    return EducationExchange.objects.select_for_update().get(pk=exchange.pk)
+
+
+def _require_full_id(user: Any) -> None:
+    if not user.has_perm(FULL_ID):
+        raise PermissionDenied(
+            _(
+                "The education department needs full resident IDs to match the children, "
+                "and you may not see full IDs: ask a colleague who may (an administrator "
+                "or data officer) to export this exchange."
+            )
+        )
+
+
+@transaction.atomic
+def export_exchange(
+    user: Any, exchange: EducationExchange, on: dt.date | None = None, reason: str = ""
+) -> EducationExchange:
+    """Draw the list (every eligible child, one row each with its row key) and mark the
+    exchange as sent. The list is drawn once: the answer is matched against these rows."""
+    require(user, MANAGE)
+    require_area(user, exchange.area_id)
+    _require_full_id(user)
+    current = _lock(exchange)
+    if current.state != ExchangeState.CREATED:
+        raise ValidationError(
+            _("The list of this exchange was drawn on %(date)s; download its file again instead.")
+            % {"date": current.exported_on}
+        )
+    on = on or timezone.localdate()
+    children = (
+        eligible_children(user, current.area_id, on)
+        .select_related("household")
+        .order_by("household__village_id", "household__code", "relation", "birth_date", "pk")
+    )
+    # Written a batch at a time, so a province's list does not sit in memory at once.
+    batch: list[ExchangeChild] = []
+    n = 0
+    for n, member in enumerate(children.iterator(chunk_size=BATCH), start=1):
+        household = member.household
+        batch.append(
+            ExchangeChild(
+                exchange=current,
+                row_key=f"E{current.pk}-{n:06d}",
+                member=member,
+                household=household,
+                village_id=household.village_id,
+                household_code=household.code,
+                head_name=household.head_name,
+                name=member.name,
+                id_number=member.id_number,
+                sex=member.sex,
+                birth_date=member.birth_date,
+                schooling=member.schooling,
+            )
+        )
+        if len(batch) == BATCH:
+            ExchangeChild.objects.bulk_create(batch)
+            batch.clear()
+    ExchangeChild.objects.bulk_create(batch)
+    before = audit.snapshot(current)
+    current.state = ExchangeState.EXPORTED
+    current.exported_on = on
+    current.exported_at = timezone.now()
+    current.exported_by = user
+    current.children = n
+    current.version += 1
+    current.save()
+    old, new = audit.diff(before, audit.snapshot(current))
+    audit.record(
+        user=user,
+        action="monitor.exchange.export",
+        obj=current,
+        area_code=current.area_id,
+        before=old,
+        after=new,
+        reason=reason,
+    )
+    return current
+
+
+def _names(exchange: EducationExchange) -> exchange_file.Names:
+    villages = set(
+        ExchangeChild.objects.filter(exchange=exchange)
+        .values_list("village_id", flat=True)
+        .distinct()
+    )
+    codes = (
+        villages
+        | {c[: exchange_file.COUNTY] for c in villages}
+        | {c[: exchange_file.TOWNSHIP] for c in villages}
+    )
+    names = Area.objects.filter(code__in=codes).values_list("code", "name")
+    return exchange_file.Names(dict(names))
+
+
+def write_exchange_file(
+    user: Any, exchange: EducationExchange, fmt: str, path: Path, reason: str = ""
+) -> int:
+    """Write the exchange file (EXCHANGE.md) to `path`; returns its rows. The file carries
+    full resident IDs, so it is refused to a user who may not see them, and each file made
+    is on the audit trail."""
+    require(user, MANAGE)
+    require_area(user, exchange.area_id)
+    _require_full_id(user)
+    if fmt not in exchange_file.CONTENT_TYPES:
+        raise ValueError(f"unknown format {fmt!r}")
+    if exchange.state == ExchangeState.CREATED:
+        raise ValidationError(_("Draw the list of this exchange first."))
+    rows = exchange_file.iter_rows(
+        ExchangeChild.objects.filter(exchange=exchange).order_by("row_key").iterator(BATCH),
+        _names(exchange),
+    )
+    if fmt == "xlsx":
+        n = exchange_file.write_xlsx(str(path), rows, exchange.school_year)
+    else:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            n = exchange_file.write_csv(out, rows)
+    with transaction.atomic():
+        audit.record(
+            user=user,
+            action="monitor.exchange.file",
+            obj=exchange,
+            area_code=exchange.area_id,
+            after={"format": fmt, "rows": n, "full_id": True},
+            reason=reason,
+        )
+    return n
+
+
+# ======================================================================================
+# The education exchange: the answer
+# ======================================================================================
+
+
+@dataclass(frozen=True)
+class AnswerError:
+    """A problem of an answer file: its row (0: the file as a whole), the column's title in
+    the layout ("" for the row as a whole) and what is wrong."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class AnswerResult:
+    rows: int = 0
+    answered: int = 0
+    aided: int = 0
+    not_aided: int = 0
+    #: Rows of the file whose 是否资助 was left blank (still unanswered, or kept).
+    blank: int = 0
+    errors: list[AnswerError] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+
+
+_SEPARATORS = re.compile(r"[,，、;；/|\s]+")
+_ROW_KEY = re.compile(r"^E(\d+)-\d+$")
+#: Largest amount accepted: max_digits 10, 2 places.
+MAX_AMOUNT = Decimal("99999999.99")
+
+
+def _stage_lookup() -> dict[str, str]:
+    from django.utils import translation
+
+    found: dict[str, str] = {}
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            for code, label in Schooling.choices:
+                found[lookup_key(label)] = code
+    for code in Schooling.values:
+        found[lookup_key(code)] = code
+    found.update(policy.education().stage_aliases)
+    return found
+
+
+def _kind_lookup() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for kind in policy.education().aid_kinds.values():
+        for spelling in (kind.code, kind.label_zh, kind.label_en):
+            found[lookup_key(spelling)] = kind.code
+        if kind.code.isdigit():
+            found[str(int(kind.code))] = kind.code
+    return found
+
+
+def _blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def _shown(raw: Any) -> str:
+    text = as_text(raw)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+class _Bad(Exception):
+    pass
+
+
+def _amount(raw: Any) -> Decimal:
+    if isinstance(raw, bool):
+        raise _Bad(_("“%(value)s” is not an amount of money.") % {"value": _shown(raw)})
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise _Bad(_("“%(value)s” is not an amount of money.") % {"value": _shown(raw)})
+        # A spreadsheet's binary float is read as the decimal it shows.
+        rounded = round(raw, 2)
+        number = Decimal(repr(rounded if abs(raw - rounded) < 1e-9 else raw))
+    elif isinstance(raw, int):
+        number = Decimal(raw)
+    else:
+        text = unicodedata.normalize("NFKC", as_text(raw)).replace(",", "").replace(" ", "")
+        text = text.removesuffix("元")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise _Bad(
+                _("“%(value)s” is not an amount of money.") % {"value": _shown(raw)}
+            ) from None
+    if not number.is_finite():
+        raise _Bad(_("“%(value)s” is not an amount of money.") % {"value": _shown(raw)})
+    if number < 0:
+        raise _Bad(_("An amount cannot be negative (it is %(value)s).") % {"value": _shown(raw)})
+    if number != number.quantize(Decimal("0.01")):
+        raise _Bad(
+            _("An amount has at most two decimal places (it is %(value)s).")
+            % {"value": _shown(raw)}
+        )
+    if number > MAX_AMOUNT:
+        raise _Bad(_("%(value)s yuan is too large an amount.") % {"value": _shown(raw)})
+    return number.quantize(Decimal("0.01"))
+
+
+def _date(raw: Any) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    digits = re.findall(r"\d+", unicodedata.normalize("NFKC", as_text(raw)))
+    try:
+        if len(digits) == 1 and len(digits[0]) == 8:
+            d = digits[0]
+            return dt.date(int(d[:4]), int(d[4:6]), int(d[6:]))
+        if len(digits) == 3 and len(digits[0]) == 4:
+            return dt.date(int(digits[0]), int(digits[1]), int(digits[2]))
+    except ValueError:
+        pass
+    raise _Bad(_("“%(value)s” is not a date; write it as 2025-03-01.") % {"value": _shown(raw)})
+
+
+def _text(raw: Any, limit: int) -> str:
+    text = as_text(raw)
+    if len(text) > limit:
+        raise _Bad(
+            _("At most %(max)d characters (this has %(n)d).") % {"max": limit, "n": len(text)}
+        )
+    return text
+
+
+@dataclass
+class _Answer:
+    pk: int
+    aided: bool | None
+    fields: dict[str, Any]
+
+
+class _RowChecker:
+    """Checks the rows of one answer against the exchange's rows; collects every problem."""
+
+    def __init__(self, exchange: EducationExchange) -> None:
+        self.exchange = exchange
+        self.rows: dict[str, tuple[int, str]] = {
+            key: (pk, id_number)
+            for key, pk, id_number in ExchangeChild.objects.filter(exchange=exchange).values_list(
+                "row_key", "pk", "id_number"
+            )
+        }
+        self.seen: dict[str, int] = {}
+        self.stages = _stage_lookup()
+        self.kinds = _kind_lookup()
+        self.aid_year = policy.education().aid_year(exchange.school_year)
+        self.errors: list[AnswerError] = []
+
+    def error(self, row: int, key: str, message: str) -> None:
+        title = exchange_file.BY_KEY[key].title if key else ""
+        self.errors.append(AnswerError(row, title, message))
+
+    def check(self, line: exchange_file.AnswerRow) -> _Answer | None:
+        n, cells = line.row, line.cells
+        key = as_text(cells.get("row_key")).upper()
+        if not key:
+            self.error(n, "row_key", _("The row key is missing: rows cannot be added."))
+            return None
+        if key in self.seen:
+            self.error(
+                n,
+                "row_key",
+                _("The row key %(key)s is also on row %(row)d.")
+                % {"key": key, "row": self.seen[key]},
+            )
+            return None
+        self.seen[key] = n
+        found = self.rows.get(key)
+        if found is None:
+            other = _ROW_KEY.match(key)
+            if other and int(other.group(1)) != self.exchange.pk:
+                message = _(
+                    "The row key %(key)s belongs to another exchange (no. %(other)s), not "
+                    "to this one: import the file into its own exchange."
+                ) % {"key": key, "other": other.group(1)}
+            else:
+                message = _(
+                    "No row of this exchange has the row key %(key)s: rows cannot be added, "
+                    "and row keys must not be changed."
+                ) % {"key": key}
+            self.error(n, "row_key", message)
+            return None
+        pk, exported_id = found
+        raw_id = cells.get("id_number")
+        if isinstance(raw_id, float):
+            self.error(
+                n,
+                "id_number",
+                _(
+                    "The resident ID was stored as a number and lost its last digits; "
+                    "format the column as text and copy the IDs from the exported file."
+                ),
+            )
+        elif normalize_id_number(as_text(raw_id)) != exported_id:
+            self.error(
+                n,
+                "id_number",
+                _(
+                    "The resident ID is not the one exported on row %(key)s (%(id)s): the "
+                    "rows may have been sorted or edited separately."
+                )
+                % {"key": key, "id": mask_id_number(exported_id)},
+            )
+        return self._answer(n, pk, cells)
+
+    def _answer(self, n: int, pk: int, cells: dict[str, Any]) -> _Answer | None:
+        ok = True
+        values: dict[str, Any] = {}
+
+        def take(key: str, convert: Callable[[Any], Any], empty: Any) -> None:
+            nonlocal ok
+            raw = cells.get(key)
+            if _blank(raw):
+                values[key] = empty
+                return
+            try:
+                values[key] = convert(raw)
+            except _Bad as exc:
+                self.error(n, key, str(exc))
+                ok = False
+
+        take("aided", self._yes_no, None)
+        take("school_name", lambda raw: _text(raw, 100), "")
+        take("school_code", lambda raw: _text(raw, 20), "")
+        take("stage", self._stage, "")
+        take("aid_kinds", self._kinds, [])
+        take("amount", _amount, None)
+        take("aid_date", self._aid_date, None)
+        take("note", lambda raw: _text(raw, 200), "")
+        if not ok:
+            return None
+        aided = values["aided"]
+        amount = values["amount"]
+        if aided is True and not values["aid_kinds"]:
+            self.error(n, "aid_kinds", _("Give the aid kind(s) of an aided child."))
+            ok = False
+        if aided is False and values["aid_kinds"]:
+            self.error(
+                n,
+                "aid_kinds",
+                _("A child not aided has no aid kinds: clear the cell or write 是 (yes)."),
+            )
+            ok = False
+        if aided is False and amount:
+            self.error(
+                n,
+                "amount",
+                _("A child not aided has no aid amount: clear the cell or write 是 (yes)."),
+            )
+            ok = False
+        if aided is None and (values["aid_kinds"] or amount is not None or values["aid_date"]):
+            self.error(
+                n,
+                "aided",
+                _("This row gives aid kinds, an amount or a date: write 是 or 否 (yes or no)."),
+            )
+            ok = False
+        if not ok:
+            return None
+        return _Answer(pk, aided, values)
+
+    @staticmethod
+    def _yes_no(raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        word = lookup_key(raw)
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise _Bad(
+            _("“%(value)s” is not yes or no; write 是 or 否 (yes or no).") % {"value": _shown(raw)}
+        )
+
+    def _stage(self, raw: Any) -> str:
+        code = self.stages.get(lookup_key(raw))
+        if code is None:
+            from django.utils import translation
+
+            with translation.override("zh-hans"):
+                allowed = "、".join(str(label) for _code, label in Schooling.choices)
+            raise _Bad(
+                _("“%(value)s” is not a known stage; write one of %(allowed)s.")
+                % {"value": _shown(raw), "allowed": allowed}
+            )
+        return code
+
+    def _kinds(self, raw: Any) -> list[str]:
+        codes: list[str] = []
+        for part in _SEPARATORS.split(as_text(raw)):
+            if not part:
+                continue
+            code = self.kinds.get(lookup_key(part))
+            if code is None:
+                raise _Bad(
+                    _("“%(value)s” is not an aid kind; write its code (see the sheet %(sheet)s).")
+                    % {"value": _shown(part), "sheet": exchange_file.NOTES_TITLE}
+                )
+            if code not in codes:
+                codes.append(code)
+        return codes
+
+    def _aid_date(self, raw: Any) -> dt.date:
+        day = _date(raw)
+        start, end = self.aid_year
+        if not start <= day <= end:
+            raise _Bad(
+                _(
+                    "The aid date %(date)s lies outside the aid year of this exchange "
+                    "(%(start)s to %(end)s)."
+                )
+                % {"date": day.isoformat(), "start": start.isoformat(), "end": end.isoformat()}
+            )
+        return day
+
+
+ANSWER_FIELDS = (
+    "school_name",
+    "school_code",
+    "stage",
+    "aided",
+    "aid_kinds",
+    "amount",
+    "aid_date",
+    "note",
+    "answered_at",
+)
+#: What a row whose 是否资助 is blank still records (the match, without a decision).
+MATCH_FIELDS = ("school_name", "school_code", "stage", "note")
+
+
+def import_answer(
+    user: Any,
+    exchange: EducationExchange,
+    filename: str,
+    data: bytes,
+    reason: str = "",
+    progress: Progress | None = None,
+) -> AnswerResult:
+    """Read the education department's answer (xlsx or CSV in the layout of EXCHANGE.md),
+    check every row, and write all rows or none.
+
+    A row whose 是否资助 is filled gets the file's answer in full (a later answer replaces
+    an earlier one); a row whose 是否资助 is blank keeps its answer and records only the
+    school, code, stage and note the file gives. Rows of the exchange that the file does not
+    carry are left as they are."""
+    require(user, MANAGE)
+    require_area(user, exchange.area_id)
+    progress = progress or _no_progress
+    if exchange.state == ExchangeState.CREATED:
+        raise ValidationError(_("Draw the list of this exchange and send it first."))
+    progress(_("Reading the file"), 0, None)
+    parsed = exchange_file.read_answer(data)
+    result = AnswerResult(rows=len(parsed.rows), unknown_columns=parsed.unknown)
+    if parsed.problems:
+        result.errors = [AnswerError(0, "", p) for p in parsed.problems]
+        return result
+    checker = _RowChecker(exchange)
+    answers: list[_Answer] = []
+    total = len(parsed.rows)
+    for i, line in enumerate(parsed.rows, start=1):
+        answer = checker.check(line)
+        if answer is not None:
+            answers.append(answer)
+        if i % BATCH == 0:
+            progress(_("Checking every row"), i, total)
+    result.errors = checker.errors
+    if result.errors:
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        current = _lock(exchange)
+        by_pk = {a.pk: a for a in answers}
+        done = 0
+        pks = list(by_pk)
+        for start in range(0, len(pks), BATCH):
+            chunk = ExchangeChild.objects.filter(pk__in=pks[start : start + BATCH])
+            changed = []
+            for row in chunk:
+                answer = by_pk[row.pk]
+                if answer.aided is None:
+                    for name in MATCH_FIELDS:
+                        if answer.fields[name]:
+                            setattr(row, name, answer.fields[name])
+                else:
+                    for name, value in answer.fields.items():
+                        setattr(row, name, value)
+                    row.answered_at = now
+                changed.append(row)
+            ExchangeChild.objects.bulk_update(changed, ANSWER_FIELDS)
+            done += len(changed)
+            progress(_("Writing"), done, len(pks))
+        result.answered = sum(1 for a in answers if a.aided is not None)
+        result.aided = sum(1 for a in answers if a.aided is True)
+        result.not_aided = sum(1 for a in answers if a.aided is False)
+        result.blank = len(answers) - result.answered
+        before = audit.snapshot(current)
+        counts = ExchangeChild.objects.filter(exchange=current).aggregate(
+            n_answered=Count("pk", filter=Q(aided__isnull=False)),
+            n_aided=Count("pk", filter=Q(aided=True)),
+        )
+        current.answered = counts["n_answered"]
+        current.aided = counts["n_aided"]
+        current.state = ExchangeState.ANSWERED
+        current.answered_at = now
+        current.answered_by = user
+        current.imports += 1
+        current.version += 1
+        current.save()
+        old, new = audit.diff(before, audit.snapshot(current))
+        audit.record(
+            user=user,
+            action="monitor.exchange.answer",
+            obj=current,
+            area_code=current.area_id,
+            before=old,
+            after={
+                **new,
+                "file": filename,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "rows": result.rows,
+                "answered_in_file": result.answered,
+                "aided_in_file": result.aided,
+            },
+            reason=reason,
+        )
+    exchange.refresh_from_db()
+    return result
+
+
+# ======================================================================================
+# The 应助未助 list
+# ======================================================================================
+
+#: The answered filter of the list: every child not aided, only those answered 否, or only
+#: those the answer did not cover.
+UNAIDED_ANSWERS = ("", "no", "none")
+
+
+def unaided_rows(
+    user: Any,
+    exchange: EducationExchange,
+    *,
+    area: str = "",
+    school: str = "",
+    stage: str = "",
+    answer: str = "",
+) -> models.QuerySet[ExchangeChild]:
+    """Children who should be aided and are not (应助未助): the exchange's rows in the
+    user's area not answered 是, whose household is still a registered poor household (one
+    excluded since the list was drawn is not owed aid). Filters: an area code below the
+    user's, a school name (part of it; "-" for rows without a school), the schooling stage
+    sent, the answer ("no": answered 否; "none": not answered)."""
+    statuses = policy.education().household_statuses
+    rows = (
+        ExchangeChild.objects.for_user(user)
+        .filter(exchange=exchange, household__status__in=statuses)
+        .exclude(aided=True)
+    )
+    if area:
+        rows = rows.in_area(area)
+    if school == "-":
+        rows = rows.filter(school_name="")
+    elif school:
+        rows = rows.filter(school_name__icontains=school.strip())
+    if stage:
+        rows = rows.filter(schooling=stage)
+    if answer == "no":
+        rows = rows.filter(aided=False)
+    elif answer == "none":
+        rows = rows.filter(aided__isnull=True)
+    return rows
+
+
+def unaided_by_county_and_school(rows: models.QuerySet[ExchangeChild]) -> list[dict[str, Any]]:
+    """One aggregate query: per county (县) and school, the children not aided, of whom
+    answered 否 and not answered; with the county's name."""
+    county_length = CODE_LENGTH[AreaLevel.COUNTY]
+    groups: list[dict[str, Any]] = [
+        dict(g)
+        for g in rows.annotate(county=Substr("village_id", 1, county_length))
+        .values("county", "school_name")
+        .annotate(
+            children=Count("pk"),
+            answered_no=Count("pk", filter=Q(aided=False)),
+            not_answered=Count("pk", filter=Q(aided__isnull=True)),
+        )
+        .order_by("county", "school_name")
+    ]
+    names = dict(
+        Area.objects.filter(code__in={g["county"] for g in groups}).values_list("code", "name")
+    )
+    for group in groups:
+        group["county_name"] = names.get(group["county"], group["county"])
+    return groups
+
+
+# ======================================================================================
+# Health: registered poor people without insurance
+# ======================================================================================
+
+#: Insurance kinds of the health list → the Member field that says the person has it.
+INSURANCE_FIELDS = {
+    "basic": "has_medical_insurance",
+    "serious": "has_serious_illness_insurance",
+}
+INSURANCE_LABELS = {
+    "basic": gettext_lazy("basic medical insurance"),
+    "serious": gettext_lazy("serious-illness insurance"),
+}
+#: Grouping levels of the health list.
+GROUP_LEVELS = {
+    "county": AreaLevel.COUNTY,
+    "township": AreaLevel.TOWNSHIP,
+    "village": AreaLevel.VILLAGE,
+}
+
+
+def registered_people(user: Any, area_code: str = "") -> models.QuerySet[Member]:
+    """Current members of registered poor households (policy/health.toml) in the user's area."""
+    people = Member.objects.for_user(user).filter(
+        household__status__in=policy.health().household_statuses, left_on__isnull=True
+    )
+    return people.in_area(area_code) if area_code else people
+
+
+def uninsured_members(user: Any, kind: str, area_code: str = "") -> models.QuerySet[Member]:
+    if kind not in INSURANCE_FIELDS:
+        raise ValueError(f"unknown insurance {kind!r}")
+    return registered_people(user, area_code).filter(**{INSURANCE_FIELDS[kind]: False})
+
+
+def uninsured_by_area(
+    user: Any, kind: str, level: str, area_code: str = ""
+) -> list[dict[str, Any]]:
+    """One aggregate query: per area at `level` (county, township or village), the
+    registered poor people, those without the insurance, and their households; areas with
+    no one uninsured are left out. With each area's name."""
+    if kind not in INSURANCE_FIELDS or level not in GROUP_LEVELS:
+        raise ValueError(f"unknown insurance {kind!r} or level {level!r}")
+    uninsured = Q(**{INSURANCE_FIELDS[kind]: False})
+    length = CODE_LENGTH[GROUP_LEVELS[level]]
+    groups: list[dict[str, Any]] = [
+        dict(g)
+        for g in registered_people(user, area_code)
+        .annotate(code=Substr("household__village_id", 1, length))
+        .values("code")
+        .annotate(
+            people=Count("pk"),
+            uninsured=Count("pk", filter=uninsured),
+            households=Count("household", filter=uninsured, distinct=True),
+        )
+        .filter(uninsured__gt=0)
+        .order_by("code")
+    ]
+    names = dict(
+        Area.objects.filter(code__in={g["code"] for g in groups}).values_list("code", "name")
+    )
+    for group in groups:
+        group["name"] = names.get(group["code"], group["code"])
+    return groups
+
+
+# ======================================================================================
+# Background jobs: a big exchange's file and a big answer
+# ======================================================================================
+
+
+def _file_permissions(job: Any) -> list[str]:
+    return [MANAGE, FULL_ID]
+
+
+@jobs.register(
+    "monitor.exchange_file",
+    label=gettext_lazy("Education exchange file"),
+    permission=MANAGE,
+    result_permissions=_file_permissions,
+)
+def exchange_file_job(job: jobs.JobContext) -> dict[str, int]:
+    """params: exchange (pk), format (csv|xlsx)."""
+    user = job.user
+    if user is None:
+        raise ValueError("an exchange file needs the user whose rights it follows")
+    exchange = EducationExchange.objects.get_for_user(user, pk=job.params["exchange"])
+    fmt = job.params.get("format", "xlsx")
+    name = exchange_file.filename(exchange, fmt)
+    path = job.workdir / name
+    job.progress(_("Writing rows"), 0, exchange.children)
+    rows = write_exchange_file(user, exchange, fmt, path)
+    job.set_result(name, path)
+    return {"rows": rows}
+
+
+def answer_errors_csv(errors: list[AnswerError]) -> bytes:
+    """The problems of a refused answer as a CSV to open next to the file (row, column,
+    problem)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out)
+    writer.writerow([_("Row"), _("Column"), _("Problem")])
+    for error in errors:
+        writer.writerow([error.row or "", error.column, error.message])
+    return out.getvalue().encode("utf-8")
+
+
+@jobs.register(
+    "monitor.exchange_answer",
+    label=gettext_lazy("Import of an education exchange answer"),
+    permission=MANAGE,
+)
+def answer_job(job: jobs.JobContext) -> dict[str, int]:
+    """params: exchange (pk), reason. The input file is the answer; a refused answer fails
+    the job with the list of problems as its result."""
+    user = job.user
+    if user is None or job.input_path is None:
+        raise ValueError("an answer import needs its user and its file")
+    exchange = EducationExchange.objects.get_for_user(user, pk=job.params["exchange"])
+    result = import_answer(
+        user,
+        exchange,
+        job.input_name,
+        job.input_path.read_bytes(),
+        reason=job.params.get("reason", ""),
+        progress=job.progress,
+    )
+    counts = {
+        "rows": result.rows,
+        "answered": result.answered,
+        "aided": result.aided,
+        "errors": len(result.errors),
+    }
+    if result.errors:
+        for error in result.errors[:200]:
+            job.log(f"{error.row} {error.column}: {error.message}")
+        job.set_result(
+            "answer-problems.csv", answer_errors_csv(result.errors), also_on_failure=True
+        )
+        job.counts.update(counts)
+        raise ValidationError(
+            _("%(n)d problem(s); nothing was imported.") % {"n": len(result.errors)}
+        )
+    return counts
+
+
+def iter_unaided(rows: models.QuerySet[ExchangeChild]) -> Iterator[ExchangeChild]:
+    return rows.order_by("village_id", "school_name", "row_key").iterator(chunk_size=BATCH)
