@@ -92,7 +92,7 @@ def test_create_draw_and_download_from_the_pages(
     assert page.status_code == 302 and page["Location"].endswith(f"/education/{exchange.pk}/")
     again = c.post(reverse("monitor:exchange_list"), {"area": "450102", "school_year": SCHOOL_YEAR})
     assert again.status_code == 200
-    assert "already has an exchange" in str(again.context["form"].errors)
+    assert "已有 2024 学年的比对批次" in str(again.context["form"].errors)
     c.post(reverse("monitor:exchange_export", args=[exchange.pk]))
     exchange.refresh_from_db()
     # Drawn today: ages are today's, so the count is the registry's today.
@@ -115,7 +115,7 @@ def test_a_manager_without_full_ids_is_told_why_the_file_is_refused(
     c = login(client, make_user("rm", "450102", "reviewer"))
     page = c.get(reverse("monitor:exchange_download", args=[exchange.pk, "xlsx"]), follow=True)
     assert page.status_code == 200
-    assert "may not see full IDs" in page.content.decode()
+    assert "您无权查看完整身份证号码" in page.content.decode()
     assert not AuditEntry.objects.filter(action="monitor.exchange.file").exists()
 
 
