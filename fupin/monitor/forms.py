@@ -113,3 +113,162 @@ class HealthFilterForm(forms.Form):
         ],
     )
     area = forms.CharField(label=_("Area code"), required=False, max_length=12)
+
+
+# ======================================================================================
+# Return-to-poverty warnings: events, responses, monitoring, return cases
+# ======================================================================================
+
+
+class EventForm(forms.Form):
+    """A risk event of one household (the household is the page's)."""
+
+    kind = forms.ChoiceField(label=_("Kind of event"), choices=())
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    amount = forms.DecimalField(
+        label=_("Amount (yuan)"),
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        help_text=_("Required for a medical expense or a disaster."),
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}),
+    )
+    person: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("Person"), required=False, queryset=None
+    )
+    source = forms.CharField(
+        label=_("Reported by"),
+        max_length=50,
+        widget=forms.TextInput(attrs={"list": "event-sources"}),
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, household: Any, **kwargs: Any) -> None:
+        from fupin.monitor.models import EventKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [  # type: ignore[attr-defined]
+            (code, services.event_kind_label(code)) for code in EventKind.values
+        ]
+        field: Any = self.fields["person"]
+        field.queryset = household.members.filter(left_on__isnull=True).order_by("relation", "pk")
+        field.label_from_instance = lambda m: m.name
+
+
+class EventImportForm(forms.Form):
+    area = forms.CharField(label=_("Area code"), max_length=12)
+    file = forms.FileField(
+        label=_("Department file of events (xlsx or CSV)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+    )
+    source = forms.CharField(
+        label=_("Reported by"),
+        required=False,
+        max_length=50,
+        help_text=_("For rows whose 来源 column is empty."),
+        widget=forms.TextInput(attrs={"list": "event-sources"}),
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+
+class RespondForm(forms.Form):
+    """Answer a warning with a visit or a measure already recorded, or a new visit."""
+
+    visit: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("A visit already recorded"), required=False, queryset=None
+    )
+    measure: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+        label=_("A measure already recorded"), required=False, queryset=None
+    )
+    new_visit_date = forms.DateField(
+        label=_("Or record a visit: date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    new_visit_work = forms.CharField(
+        label=_("What was done on the visit"), required=False, widget=forms.Textarea({"rows": 2})
+    )
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea({"rows": 2}))
+
+    def __init__(self, *args: Any, warning: Any, **kwargs: Any) -> None:
+        from fupin.support.models import Measure, Visit
+
+        super().__init__(*args, **kwargs)
+        visits: Any = self.fields["visit"]
+        visits.queryset = Visit.objects.filter(
+            household_id=warning.household_id, date__gte=warning.first_raised_on
+        ).order_by("-date")
+        visits.label_from_instance = lambda v: f"{v.date} · {v.work_done[:40]}"
+        measures: Any = self.fields["measure"]
+        measures.queryset = Measure.objects.filter(
+            plan__household_id=warning.household_id
+        ).order_by("-starts_on")
+        measures.label_from_instance = lambda m: f"{m.starts_on} · {m.kind} · {m.target[:40]}"
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for dismissing"), widget=forms.Textarea({"rows": 2}), required=False
+    )
+
+
+class MonitoringForm(forms.Form):
+    category = forms.ChoiceField(label=_("Monitoring category"), choices=())
+    risk = forms.ChoiceField(label=_("Main risk"), choices=())
+    started_on = forms.DateField(
+        label=_("Monitored since"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea({"rows": 2}), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from fupin.monitor.models import MonitoringCategory, RiskType
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = MonitoringCategory.choices  # type: ignore[attr-defined]
+        self.fields["risk"].choices = RiskType.choices  # type: ignore[attr-defined]
+        self.fields["started_on"].initial = timezone.localdate()
+
+
+class EndMonitoringForm(forms.Form):
+    ended_on = forms.DateField(label=_("Ended"), widget=forms.DateInput(attrs={"type": "date"}))
+    end_reason = forms.ChoiceField(label=_("Why it ended"), choices=())
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea({"rows": 2}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from fupin.monitor.models import CaseEnd
+
+        super().__init__(*args, **kwargs)
+        self.fields["end_reason"].choices = CaseEnd.choices  # type: ignore[attr-defined]
+        self.fields["ended_on"].initial = timezone.localdate()
+
+
+class OpenReturnForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the household may have returned to poverty"),
+        widget=forms.Textarea({"rows": 2}),
+        required=False,
+    )
+
+
+class ReturnStepForm(forms.Form):
+    code = forms.CharField(widget=forms.HiddenInput)
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=(), widget=forms.RadioSelect)
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(
+        label=_("What the step found"), widget=forms.Textarea({"rows": 3}), required=False
+    )
+    attachment = forms.FileField(label=_("Record (scan or photo)"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from fupin.monitor.models import Outcome
+
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = Outcome.choices  # type: ignore[attr-defined]
+        self.fields["date"].initial = timezone.localdate()
+
+
+class RunForm(forms.Form):
+    area = forms.CharField(label=_("Area code"), max_length=12)
+    on = forms.DateField(
+        label=_("Evaluated on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

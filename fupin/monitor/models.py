@@ -10,6 +10,8 @@ Changes go through `fupin.monitor.services` only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -159,3 +161,411 @@ class ExchangeChild(models.Model):
     @property
     def masked_id(self) -> str:
         return mask_id_number(self.id_number)
+
+
+# ======================================================================================
+# Return-to-poverty warnings (返贫预警, issue 7 item 5): risk events, warning runs, warnings,
+# monitoring cases (防返贫监测对象) and return cases (返贫认定)
+# ======================================================================================
+
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
+
+
+class EventKind(models.TextChoices):
+    """The kinds of risk event (engine.warnings.EVENT_KINDS; engine/warning_rules/FORMAT.md)."""
+
+    MEDICAL_EXPENSE = "medical_expense", _("Major medical expense")  # 大额医疗支出
+    DISASTER = "disaster", _("Disaster")  # 遭受灾害
+    LABOUR_LOSS = "labour_loss", _("Loss of a main labourer")  # 主要劳动力死亡或致残
+    MIGRANT_UNEMPLOYED = "migrant_unemployed", _("Migrant worker out of work")  # 务工人员失业
+    LOAN_OVERDUE = "loan_overdue", _("Poverty loan overdue")  # 扶贫小额信贷逾期
+    DROPOUT = "dropout", _("Dropout from compulsory school")  # 义务教育阶段辍学
+    HOUSE_DILAPIDATED = "house_dilapidated", _("House appraised dilapidated")  # 住房鉴定为危房
+
+
+class RiskEvent(models.Model):
+    """Something that happened to a household and may push it back into poverty (风险事件),
+    reported by the village or a department; the warning job reads them as events.parquet."""
+
+    area_lookup = "household__village__code"
+
+    #: CASCADE: a household is never deleted but by the demo's reset (fupin demo --reset),
+    #: whose households take their members, findings and warnings with them.
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="+"
+    )
+    person = models.ForeignKey(
+        Member,
+        verbose_name=_("person"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kind = models.CharField(_("kind of event"), max_length=20, choices=EventKind.choices)
+    date = models.DateField(_("date"))
+    amount = models.DecimalField(
+        _("amount (yuan)"), null=True, blank=True, validators=[MinValueValidator(0)], **MONEY
+    )
+    #: Who reported it: 村报告, 卫健委, 应急管理局, 人社局, 银行, 教育局, 住建局 … (free text).
+    source = models.CharField(_("reported by"), max_length=50)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    #: The department file it came in, when imported.
+    file_name = models.CharField(_("file"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("risk event")
+        verbose_name_plural = _("risk events")
+        ordering = ["-date", "-id"]
+        indexes = [models.Index(fields=["household", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.kind} {self.date}"
+
+
+class WarningLevel(models.TextChoices):
+    """engine.warnings.LEVELS."""
+
+    RED = "red", _("Red")  # 红色预警
+    ORANGE = "orange", _("Orange")  # 橙色预警
+    YELLOW = "yellow", _("Yellow")  # 黄色预警
+
+
+class ResponseKind(models.TextChoices):
+    """engine.warnings.RESPONSES: what a rule asks for."""
+
+    VISIT = "visit", _("Visit")  # 入户回访
+    MEASURE = "measure", _("Support measure")  # 帮扶措施
+    ASSESS = "assess", _("Return check")  # 返贫核查
+
+
+class MonitoringCategory(models.TextChoices):
+    """engine.warnings.CATEGORIES: the post-2020 monitored kinds."""
+
+    UNSTABLE_EXITED = "unstable_exited", _("Unstable exited household")  # 脱贫不稳定户
+    MARGINAL = "marginal", _("Marginal household at risk")  # 边缘易致贫户
+    SUDDEN_HARDSHIP = "sudden_hardship", _("Household in sudden severe hardship")  # 突发严重困难户
+
+
+class RiskType(models.TextChoices):
+    """engine.warnings.RISKS."""
+
+    ILLNESS = "illness", _("Illness")  # 因病
+    DISASTER = "disaster", pgettext_lazy("risk", "Disaster")  # 因灾
+    DISABILITY = "disability", _("Disability")  # 因残
+    LACK_OF_LABOUR = "lack_of_labour", _("Lack of labour")  # 缺劳动力
+    ACCIDENT = "accident", _("Accident")  # 意外事故
+    INDUSTRY_FAILURE = "industry_failure", _("Failed business")  # 产业失败
+    UNSTABLE_EMPLOYMENT = "unstable_employment", _("Unstable employment")  # 务工就业不稳
+    SCHOOLING = "schooling", _("Schooling")  # 因学
+    OTHER = "other", _("Other")  # 其他
+
+
+class WarningRun(models.Model):
+    """One evaluation of the warning rules over an area on a day (nightly or on demand)."""
+
+    area_lookup = "area__code"
+
+    area = models.ForeignKey(Area, verbose_name=_("area"), on_delete=models.PROTECT)
+    on = models.DateField(_("evaluated on"))
+    rules_name = models.CharField(_("rules"), max_length=100)
+    rules_version = models.CharField(_("rules version"), max_length=20)
+    rules_file = models.CharField(max_length=100)
+    poverty_line = models.DecimalField(_("poverty line (yuan)"), **MONEY)
+    households = models.PositiveIntegerField(_("households evaluated"), default=0)
+    warnings = models.PositiveIntegerField(_("warnings raised"), default=0)
+    red = models.PositiveIntegerField(_("red"), default=0)
+    orange = models.PositiveIntegerField(_("orange"), default=0)
+    yellow = models.PositiveIntegerField(_("yellow"), default=0)
+    new = models.PositiveIntegerField(_("new warnings"), default=0)
+    renewed = models.PositiveIntegerField(_("still raised"), default=0)
+    cleared = models.PositiveIntegerField(_("cleared"), default=0)
+    seconds = models.FloatField(default=0)
+    job = models.ForeignKey(
+        "core.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: Null for the nightly run of the system (`fupin monitor warn` without --user).
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("warning run")
+        verbose_name_plural = _("warning runs")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} {self.on}"
+
+
+class WarningState(models.TextChoices):
+    OPEN = "open", _("Open")  # 待处置
+    RESPONDED = "responded", _("Responded")  # 已处置
+    DISMISSED = "dismissed", _("Dismissed")  # 已排除
+    RETURNED = "returned", _("Return case opened")  # 转入返贫认定
+    CLEARED = "cleared", _("Cleared (condition ended)")  # 已解除（风险消除）
+
+
+class RiskWarning(models.Model):
+    """A return-to-poverty warning (返贫预警): a rule that fired for a household.
+
+    One warning per household and rule for as long as the condition lasts (`ended_on` is
+    null): later runs that still raise it update it (last raised, evidence, level), and the
+    first run over its area that no longer raises it ends it — an open one is then cleared.
+    A new warning of the same rule needs the condition to end and come back.
+    """
+
+    area_lookup = "household__village__code"
+
+    #: CASCADE: a household is never deleted but by the demo's reset (fupin demo --reset),
+    #: whose households take their members, findings and warnings with them.
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="+"
+    )
+    rule = models.CharField(_("rule"), max_length=50)
+    rule_label = models.CharField(_("warning"), max_length=100)
+    rule_label_en = models.CharField(max_length=150)
+    level = models.CharField(_("level"), max_length=6, choices=WarningLevel.choices)
+    category = models.CharField(
+        _("monitoring category"), max_length=20, choices=MonitoringCategory.choices
+    )
+    risk = models.CharField(_("risk"), max_length=20, choices=RiskType.choices)
+    response = models.CharField(_("response asked"), max_length=8, choices=ResponseKind.choices)
+    #: `name=value; …` for every value the rule read (engine.warnings).
+    evidence = models.TextField(_("evidence"))
+    first_raised_on = models.DateField(_("raised on"))
+    last_raised_on = models.DateField(_("last raised on"))
+    due_on = models.DateField(_("response due"))
+    #: The day a run over its area first no longer raised it.
+    ended_on = models.DateField(_("condition ended"), null=True, blank=True)
+    run = models.ForeignKey(
+        WarningRun, verbose_name=_("raised by run"), on_delete=models.PROTECT, related_name="+"
+    )
+    last_run = models.ForeignKey(
+        WarningRun, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=WarningState.choices, default=WarningState.OPEN
+    )
+    # The response (处置): a visit or a measure, or the reason for dismissing.
+    #: SET_NULL: the support demo's reset removes its visits and measures; the response's
+    #: note stays.
+    visit = models.ForeignKey(
+        "support.Visit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    measure = models.ForeignKey(
+        "support.Measure", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    response_note = models.TextField(_("response"), blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("return-to-poverty warning")
+        verbose_name_plural = _("return-to-poverty warnings")
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household", "rule"],
+                condition=models.Q(ended_on__isnull=True),
+                name="one_current_warning_per_rule",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "due_on"]),
+            models.Index(fields=["household", "state"]),
+        ]
+        permissions = [
+            ("respond_warning", "Respond to return-to-poverty warnings, open return cases"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.rule}"
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        zh = (get_language() or "zh-hans").startswith("zh")
+        return self.rule_label if zh else self.rule_label_en
+
+    def is_overdue(self, today: Any = None) -> bool:
+        from django.utils import timezone
+
+        return self.state == WarningState.OPEN and self.due_on < (today or timezone.localdate())
+
+
+class CaseEnd(models.TextChoices):
+    RISK_REMOVED = "risk_removed", _("Risk removed")  # 风险消除
+    RETURNED = "returned", _("Returned to poverty and re-registered")  # 返贫纳入
+    HOUSEHOLD_GONE = "household_gone", _("Household no longer exists")  # 家庭消亡
+    OTHER = "other", _("Other")  # 其他
+
+
+class MonitoringCase(models.Model):
+    """A household under monitoring (防返贫监测对象) in one of the three categories."""
+
+    area_lookup = "household__village__code"
+
+    #: CASCADE: a household is never deleted but by the demo's reset (fupin demo --reset),
+    #: whose households take their members, findings and warnings with them.
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.CharField(
+        _("monitoring category"), max_length=20, choices=MonitoringCategory.choices
+    )
+    risk = models.CharField(_("risk"), max_length=20, choices=RiskType.choices)
+    started_on = models.DateField(_("monitored since"))
+    reason = models.TextField(_("reason"))
+    from_warning = models.ForeignKey(
+        RiskWarning,
+        verbose_name=_("from warning"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    ended_on = models.DateField(_("ended"), null=True, blank=True)
+    end_reason = models.CharField(
+        _("why it ended"), max_length=20, choices=CaseEnd.choices, blank=True
+    )
+    end_note = models.TextField(_("note"), blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("monitored household")
+        verbose_name_plural = _("monitored households")
+        ordering = ["-started_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=models.Q(ended_on__isnull=True),
+                name="one_open_monitoring_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.category}"
+
+
+class ReturnState(models.TextChoices):
+    OPEN = "open", _("Under check")  # 认定中
+    CONFIRMED = "confirmed", _("Return confirmed")  # 认定返贫
+    REJECTED = "rejected", _("Not a return")  # 不予认定
+
+
+class ReturnCase(models.Model):
+    """The check whether a household has returned to poverty (返贫认定, Anhui: 现场核查、
+    群众评议、乡镇审核、县级认定), its steps copied from policy/return.toml when opened."""
+
+    area_lookup = "household__village__code"
+
+    #: CASCADE: a household is never deleted but by the demo's reset (fupin demo --reset),
+    #: whose households take their members, findings and warnings with them.
+    household = models.ForeignKey(
+        Household, verbose_name=_("household"), on_delete=models.CASCADE, related_name="+"
+    )
+    from_warning = models.ForeignKey(
+        RiskWarning,
+        verbose_name=_("from warning"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.TextField(_("reason"))
+    #: The procedure as it was when the case was opened (identify's Procedure.as_json, each
+    #: step with its permission).
+    procedure = models.JSONField()
+    steps_done = models.PositiveSmallIntegerField(default=0)
+    state = models.CharField(
+        _("state"), max_length=10, choices=ReturnState.choices, default=ReturnState.OPEN
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField(_("opened"), auto_now_add=True)
+    closed_on = models.DateField(_("decided on"), null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("return case")
+        verbose_name_plural = _("return cases")
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["household"],
+                condition=models.Q(state="open"),
+                name="one_open_return_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household_id} {self.state}"
+
+
+class Outcome(models.TextChoices):
+    PASS = "pass", _("Passed")  # 通过
+    FAIL = "fail", _("Not passed")  # 不通过
+
+
+class ReturnStep(models.Model):
+    """One step of a return case, recorded in order (none skipped, none repeated)."""
+
+    area_lookup = "case__household__village__code"
+
+    case = models.ForeignKey(ReturnCase, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveSmallIntegerField()
+    code = models.CharField(_("step"), max_length=40)
+    outcome = models.CharField(_("outcome"), max_length=4, choices=Outcome.choices)
+    note = models.TextField(_("note"))
+    date = models.DateField(_("date"))
+    attachment = models.ForeignKey(
+        "registry.Attachment",
+        verbose_name=_("attachment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("return case step")
+        verbose_name_plural = _("return case steps")
+        ordering = ["case_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "index"], name="one_record_per_return_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.code}"

@@ -167,3 +167,158 @@ def education() -> EducationPolicy:
     """The exchange policy (`policy/education.toml`), parsed once per process."""
     path = POLICY_DIR / "education.toml"
     return parse_education(path.read_text(encoding="utf-8"), path.name)
+
+
+# ======================================================================================
+# Return-to-poverty warnings: which rules an area applies (policy/warnings.toml) and the
+# return check's procedure (policy/return.toml)
+# ======================================================================================
+
+#: Where a [[province]] row's `rules` file is looked for: the engine's shipped rules.
+ENGINE_RULES_DIR = Path(__file__).resolve().parents[2] / "engine" / "warning_rules"
+ANY_PROVINCE = "*"
+
+
+@dataclass(frozen=True)
+class RulesChoice:
+    province: str
+    name: str
+    name_zh: str
+    rules: str
+    effective: dt.date
+    source: str
+
+    @property
+    def path(self) -> Path:
+        return ENGINE_RULES_DIR / self.rules
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.name_zh if (get_language() or "zh-hans").startswith("zh") else self.name
+
+
+@dataclass(frozen=True)
+class EventKindSpelling:
+    code: str
+    label_zh: str
+    aliases: tuple[str, ...]
+    amount: bool
+
+
+@dataclass(frozen=True)
+class WarningPolicy:
+    version: str
+    effective: dt.date
+    source: str
+    provinces: tuple[RulesChoice, ...]
+    event_kinds: tuple[EventKindSpelling, ...] = ()
+    event_sources: tuple[str, ...] = ()
+
+    def event_kind(self, code: str) -> EventKindSpelling | None:
+        return next((k for k in self.event_kinds if k.code == code), None)
+
+    def rules_for(self, area_code: str, on: dt.date) -> RulesChoice | None:
+        """The row in force on `on` for the area's province, else for every province."""
+        for province in (area_code[:2], ANY_PROVINCE):
+            rows = [r for r in self.provinces if r.province == province and r.effective <= on]
+            if rows:
+                return max(rows, key=lambda r: r.effective)
+        return None
+
+
+def parse_warnings(text: str, source: str = "warnings.toml") -> WarningPolicy:
+    data = tomllib.loads(text)
+    rows = []
+    for i, row in enumerate(data.get("province", [])):
+        where = f"{source}: province {i + 1}"
+        effective = row.get("effective")
+        if not isinstance(effective, dt.date) or isinstance(effective, dt.datetime):
+            raise ValueError(f"{where}: effective must be a date like 2017-06-01")
+        choice = RulesChoice(
+            province=str(row["province"]),
+            name=row["name"],
+            name_zh=row["name_zh"],
+            rules=row["rules"],
+            effective=effective,
+            source=row["source"],
+        )
+        if not choice.path.is_file():
+            raise ValueError(f"{where}: no rules file {choice.path}")
+        rows.append(choice)
+    if not any(r.province == ANY_PROVINCE for r in rows):
+        raise ValueError(f'{source}: a row for every province ("*") is needed')
+    from engine.warnings import EVENT_KINDS
+
+    kinds = []
+    for row in data.get("event_kind", []):
+        if row["code"] not in EVENT_KINDS:
+            raise ValueError(f"{source}: event kind {row['code']!r} is not one of {EVENT_KINDS}")
+        kinds.append(
+            EventKindSpelling(
+                row["code"], row["label_zh"], tuple(row.get("aliases", ())), bool(row.get("amount"))
+            )
+        )
+    missing = set(EVENT_KINDS) - {k.code for k in kinds}
+    if missing:
+        raise ValueError(f"{source}: no [[event_kind]] for {', '.join(sorted(missing))}")
+    return WarningPolicy(
+        data["version"],
+        data["effective"],
+        data["source"],
+        tuple(rows),
+        tuple(kinds),
+        tuple(data.get("event_sources", ())),
+    )
+
+
+@cache
+def warnings() -> WarningPolicy:
+    path = POLICY_DIR / "warnings.toml"
+    return parse_warnings(path.read_text(encoding="utf-8"), path.name)
+
+
+#: What a return step's `permission` may name: rights that exist (fupin/core/roles.py).
+def _known_permissions() -> set[str]:
+    from fupin.core.roles import ROLE_PERMISSIONS
+
+    return set().union(*ROLE_PERMISSIONS.values())
+
+
+def parse_return(text: str, source: str = "return.toml") -> dict[str, Any]:
+    """The return procedures as identify's `Procedure` JSON, each step with its
+    `permission`; checked by identify's parser (kinds, levels, the decision last)."""
+    from fupin.identify.policy import parse_procedures
+
+    data = tomllib.loads(text)
+    parsed = parse_procedures(text, source)
+    known = _known_permissions()
+    result: dict[str, Any] = {}
+    for raw in data.get("procedure", []):
+        procedure = parsed[raw["code"]].as_json()
+        for i, (step, row) in enumerate(zip(procedure["steps"], raw["steps"], strict=True)):
+            permission = row.get("permission")
+            if permission not in known:
+                raise ValueError(
+                    f"{source}: {raw['code']} step {i + 1}: permission {permission!r} is not "
+                    "a right of any role"
+                )
+            step["permission"] = permission
+        result[raw["code"]] = procedure
+    if not result:
+        raise ValueError(f"{source}: no [[procedure]]")
+    return result
+
+
+@cache
+def return_procedures() -> dict[str, Any]:
+    path = POLICY_DIR / "return.toml"
+    return parse_return(path.read_text(encoding="utf-8"), path.name)
+
+
+def return_procedure_for(area_code: str) -> dict[str, Any]:
+    """The return procedure of the area's province: the longest matching `province`
+    prefix ("" matches every province)."""
+    found = [p for p in return_procedures().values() if area_code.startswith(p["province"])]
+    return max(found, key=lambda p: len(p["province"]))

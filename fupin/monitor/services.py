@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -924,3 +925,721 @@ def answer_job(job: jobs.JobContext) -> dict[str, int]:
 
 def iter_unaided(rows: models.QuerySet[ExchangeChild]) -> Iterator[ExchangeChild]:
     return rows.order_by("village_id", "school_name", "row_key").iterator(chunk_size=BATCH)
+
+
+# ======================================================================================
+# Return-to-poverty warnings (返贫预警): risk events
+# ======================================================================================
+#
+# Who may do what (fupin/core/roles.py): record an event, respond to or dismiss a warning,
+# start or end monitoring, open a return case — monitor.respond_warning (village cadres,
+# data officers, administrators); import a department's file of events and run the
+# warnings — monitor.manage_monitor (the county office). Everything is scoped to the
+# user's area: a household outside it is not found.
+
+RESPOND = "monitor.respond_warning"
+#: Event files: problems listed before "and n more" on the page (the CSV has them all).
+EVENT_BATCH = 1000
+
+
+def event_kind_lookup() -> dict[str, str]:
+    """Every accepted spelling of an event kind (lookup_key form) → its code: the code,
+    the English and Chinese names, the policy's aliases."""
+    from django.utils import translation
+
+    from fupin.monitor.models import EventKind
+
+    found: dict[str, str] = {}
+    with translation.override("en"):
+        for code, label in EventKind.choices:
+            found[lookup_key(label)] = code
+    for spelling in policy.warnings().event_kinds:
+        for text in (spelling.code, spelling.label_zh, *spelling.aliases):
+            found[lookup_key(text)] = spelling.code
+    return found
+
+
+def event_kind_label(code: str) -> str:
+    """The kind's name in the active language (Chinese from the policy file)."""
+    from django.utils.translation import get_language
+
+    from fupin.monitor.models import EventKind
+
+    spelling = policy.warnings().event_kind(code)
+    if spelling is not None and (get_language() or "zh-hans").startswith("zh"):
+        return spelling.label_zh
+    return str(dict(EventKind.choices).get(code, code))
+
+
+def _event_errors(
+    *,
+    kind: str,
+    date: dt.date | None,
+    amount: Decimal | None,
+    source: str,
+    note: str,
+    household: Any,
+    person: Any,
+    today: dt.date,
+) -> dict[str, list[str]]:
+    """The rules of one event, every broken one by field (the form and the file share them)."""
+    errors: dict[str, list[str]] = {}
+    spelling = policy.warnings().event_kind(kind)
+    if spelling is None:
+        errors["kind"] = [_("Choose the kind of event.")]
+    if date is None:
+        errors["date"] = [_("Enter the date of the event.")]
+    elif date > today:
+        errors["date"] = [_("The date cannot be in the future.")]
+    if amount is not None and amount < 0:
+        errors["amount"] = [_("An amount cannot be negative.")]
+    elif amount is not None and amount > MAX_AMOUNT:
+        errors["amount"] = [_("The amount is too large.")]
+    elif amount is None and spelling is not None and spelling.amount:
+        errors["amount"] = [
+            _("Give the amount in yuan: the warning rules compare it with the income.")
+        ]
+    if not source.strip():
+        errors["source"] = [_("Say who reported the event (村报告, 卫健委, 银行, …).")]
+    elif len(source.strip()) > 50:
+        errors["source"] = [
+            _("At most %(max)d characters (this has %(n)d).")
+            % {"max": 50, "n": len(source.strip())}
+        ]
+    if len(note.strip()) > 200:
+        errors["note"] = [
+            _("At most %(max)d characters (this has %(n)d).") % {"max": 200, "n": len(note.strip())}
+        ]
+    if person is not None and household is not None and person.household_id != household.pk:
+        errors["person"] = [_("This person is not a member of the household.")]
+    return errors
+
+
+def _event_after(event: Any) -> dict[str, Any]:
+    return {
+        "household": event.household_id,
+        "person": event.person_id,
+        "kind": event.kind,
+        "date": event.date,
+        "amount": event.amount,
+        "source": event.source,
+        "note": event.note,
+    }
+
+
+@transaction.atomic
+def record_event(
+    user: Any,
+    household: Any,
+    *,
+    kind: str,
+    date: dt.date | None,
+    source: str,
+    amount: Decimal | None = None,
+    person: Any = None,
+    note: str = "",
+) -> Any:
+    """Record a risk event of a household (风险事件): checked, then kept and audited.
+
+    Refused: a date in the future, a negative amount, no amount for a kind whose amount
+    the rules sum (policy/warnings.toml: medical expense, disaster), a person not of the
+    household, no source."""
+    from fupin.monitor.models import RiskEvent
+    from fupin.registry.models import Household
+
+    require(user, RESPOND)
+    require_area(user, household.village_id)
+    household = Household.objects.for_user(user).get(pk=household.pk)
+    errors = _event_errors(
+        kind=kind,
+        date=date,
+        amount=amount,
+        source=source or "",
+        note=note or "",
+        household=household,
+        person=person,
+        today=timezone.localdate(),
+    )
+    if errors or date is None:
+        raise ValidationError(errors)
+    event = RiskEvent.objects.create(
+        household=household,
+        person=person,
+        kind=kind,
+        date=date,
+        amount=None if amount is None else Decimal(amount).quantize(Decimal("0.01")),
+        source=source.strip(),
+        note=note.strip(),
+        recorded_by=user,
+    )
+    audit.record(
+        user=user,
+        action="monitor.event.record",
+        obj=event,
+        area_code=household.village_id,
+        after=_event_after(event),
+    )
+    return event
+
+
+@dataclass
+class EventImportResult:
+    rows: int = 0
+    created: int = 0
+    errors: list[AnswerError] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+
+
+def import_events(
+    user: Any,
+    area_code: str,
+    filename: str,
+    data: bytes,
+    *,
+    source: str = "",
+    reason: str = "",
+) -> EventImportResult:
+    """A department's file of risk events (fupin/monitor/events_file.py), checked whole:
+    every problem with its row and column; nothing is written unless every row is right.
+
+    A row finds its household by 身份证号 (a member of a household in the area, the person
+    concerned) or by 户编号; given both, they must agree. The row's 来源 is the reporting
+    department, else `source` (the upload form's)."""
+    from fupin.monitor import events_file
+    from fupin.monitor.models import RiskEvent
+    from fupin.registry.models import Household
+
+    require(user, MANAGE)
+    require_area(user, area_code)
+    parsed = events_file.read_events(data)
+    result = EventImportResult(rows=len(parsed.rows), unknown_columns=parsed.unknown)
+    if parsed.problems:
+        result.errors = [AnswerError(0, "", p) for p in parsed.problems]
+        return result
+    if not parsed.rows:
+        result.errors = [AnswerError(0, "", _("The file has no rows."))]
+        return result
+    errors = result.errors
+
+    def bad(row: int, key: str, message: str) -> None:
+        errors.append(AnswerError(row, events_file.title(key) if key else "", message))
+
+    ids: set[str] = set()
+    codes: set[str] = set()
+    for line in parsed.rows:
+        raw_id = normalize_id_number(as_text(line.cells.get("id_number")))
+        if raw_id:
+            ids.add(raw_id)
+        code = as_text(line.cells.get("household_code"))
+        if code:
+            codes.add(code)
+    members: dict[str, Any] = {}
+    for m in (
+        Member.objects.for_user(user)
+        .in_area(area_code)
+        .filter(id_number__in=ids)
+        .order_by("left_on", "pk")  # a current member first (nulls first on both)
+    ):
+        members.setdefault(m.id_number, m)
+    households = {
+        h.code: h
+        for h in Household.objects.for_user(user).in_area(area_code).filter(code__in=codes)
+    }
+    by_pk = {h.pk: h for h in households.values()}
+    missing_pks = {m.household_id for m in members.values()} - set(by_pk)
+    by_pk.update({h.pk: h for h in Household.objects.filter(pk__in=missing_pks)})
+    kinds = event_kind_lookup()
+    today = timezone.localdate()
+    default_source = (source or "").strip()
+    events: list[RiskEvent] = []
+    for line in parsed.rows:
+        n, cells = line.row, line.cells
+        ok = True
+        raw_id = normalize_id_number(as_text(cells.get("id_number")))
+        code = as_text(cells.get("household_code"))
+        person = None
+        household = None
+        if raw_id:
+            person = members.get(raw_id)
+            if person is None:
+                bad(
+                    n,
+                    "id_number",
+                    _("No member of a household in this area has the resident ID %(id)s.")
+                    % {"id": mask_id_number(raw_id)},
+                )
+                ok = False
+            else:
+                household = by_pk.get(person.household_id)
+        if code:
+            found = households.get(code)
+            if found is None:
+                bad(
+                    n,
+                    "household_code",
+                    _("No household in this area has the number %(code)s.") % {"code": code},
+                )
+                ok = False
+            elif household is not None and found.pk != household.pk:
+                bad(
+                    n,
+                    "household_code",
+                    _("The person of this ID belongs to household %(code)s, not to this one.")
+                    % {"code": household.code},
+                )
+                ok = False
+            else:
+                household = found
+        if not raw_id and not code:
+            bad(n, "", _("Give the resident ID or the household number."))
+            ok = False
+        kind_raw = cells.get("kind")
+        kind = kinds.get(lookup_key(kind_raw)) if not _blank(kind_raw) else None
+        if kind is None:
+            bad(
+                n,
+                "kind",
+                _("“%(value)s” is not a kind of event; write one of %(allowed)s.")
+                % {
+                    "value": _shown(kind_raw),
+                    "allowed": "、".join(k.label_zh for k in policy.warnings().event_kinds),
+                },
+            )
+            ok = False
+        day: dt.date | None = None
+        if _blank(cells.get("date")):
+            bad(n, "date", _("Enter the date of the event."))
+            ok = False
+        else:
+            try:
+                day = _date(cells.get("date"))
+            except _Bad as exc:
+                bad(n, "date", str(exc))
+                ok = False
+        amount: Decimal | None = None
+        if not _blank(cells.get("amount")):
+            try:
+                amount = _amount(cells.get("amount"))
+            except _Bad as exc:
+                bad(n, "amount", str(exc))
+                ok = False
+        row_source = as_text(cells.get("source")) or default_source
+        note = as_text(cells.get("note"))
+        if kind is not None:
+            problems = _event_errors(
+                kind=kind,
+                date=day,
+                amount=amount,
+                source=row_source,
+                note=note,
+                household=household,
+                person=person,
+                today=today,
+            )
+            if day is None:
+                problems.pop("date", None)
+            if events_file.title("amount") in {e.column for e in errors if e.row == n}:
+                problems.pop("amount", None)
+            for key, messages in problems.items():
+                for message in messages:
+                    bad(n, key if key in events_file.BY_KEY else "", message)
+            if problems:
+                ok = False
+        if ok and household is not None and kind is not None and day is not None:
+            events.append(
+                RiskEvent(
+                    household=household,
+                    person=person,
+                    kind=kind,
+                    date=day,
+                    amount=amount,
+                    source=row_source,
+                    note=note,
+                    file_name=Path(filename).name[:200],
+                    recorded_by=user,
+                )
+            )
+    if errors:
+        return result
+    with transaction.atomic():
+        for start in range(0, len(events), EVENT_BATCH):
+            RiskEvent.objects.bulk_create(events[start : start + EVENT_BATCH])
+        audit.record(
+            user=user,
+            action="monitor.event.import",
+            object_type=RiskEvent._meta.label_lower,
+            area_code=area_code,
+            after={
+                "file": Path(filename).name,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "rows": result.rows,
+                "events": len(events),
+                "by_kind": dict(sorted(Counter(e.kind for e in events).items())),
+            },
+            reason=reason,
+        )
+    result.created = len(events)
+    return result
+
+
+# ======================================================================================
+# Return-to-poverty warnings: runs, responses, the overdue list
+# ======================================================================================
+
+
+def start_warning_run(user: Any, area_code: str, on: dt.date | None = None) -> Any:
+    """Start the warning run over an area as a background job (the pages' "Run now")."""
+    from fupin.monitor import warnings as warning_job
+
+    require(user, MANAGE)
+    require_area(user, area_code)
+    on = on or timezone.localdate()
+    # Refuse at once what the job would refuse: no rules, no line, a day to come.
+    if on > timezone.localdate():
+        raise ValidationError({"on": [_("The date cannot be in the future.")]})
+    warning_job.rules_for(area_code, on)
+    warning_job.line_for(on)
+    return jobs.start("monitor.warn", user, area_code, {"area": area_code, "on": on.isoformat()})
+
+
+def _lock_warning(warning: Any) -> Any:
+    from fupin.monitor.models import RiskWarning
+
+    return RiskWarning.objects.select_for_update().get(pk=warning.pk)
+
+
+def _require_open(current: Any) -> None:
+    from fupin.monitor.models import WarningState
+
+    if current.state != WarningState.OPEN:
+        raise ValidationError(
+            {
+                "state": [
+                    _("This warning is no longer open (%(state)s).")
+                    % {"state": current.get_state_display()}
+                ]
+            }
+        )
+
+
+def _close(user: Any, current: Any, state: str, action: str, reason: str = "", **more: Any) -> Any:
+    before = {"state": current.state}
+    current.state = state
+    current.closed_by = user
+    current.closed_at = timezone.now()
+    for name, value in more.items():
+        setattr(current, name, value)
+    current.save()
+    audit.record(
+        user=user,
+        action=action,
+        obj=current,
+        area_code=current.household.village_id,
+        before=before,
+        after={
+            "state": state,
+            "household": current.household_id,
+            "rule": current.rule,
+            "visit": current.visit_id,
+            "measure": current.measure_id,
+            **{k: getattr(v, "pk", v) for k, v in more.items() if k not in ("visit", "measure")},
+        },
+        reason=reason,
+    )
+    return current
+
+
+@transaction.atomic
+def respond_warning(
+    user: Any, warning: Any, *, visit: Any = None, measure: Any = None, note: str = ""
+) -> Any:
+    """Answer an open warning with a support visit or measure of the household made for it
+    (a visit on or after the day the warning was raised; a measure starting, or entered,
+    on or after it): the warning becomes `responded` with who, when and what."""
+    from fupin.monitor.models import WarningState
+
+    require(user, RESPOND)
+    require_area(user, warning.household.village_id)
+    current = _lock_warning(warning)
+    _require_open(current)
+    errors: dict[str, list[str]] = {}
+    if (visit is None) == (measure is None):
+        errors["response"] = [_("Choose the visit or the measure that answers this warning.")]
+    if visit is not None:
+        if visit.household_id != current.household_id:
+            errors["visit"] = [_("This visit is of another household.")]
+        elif visit.date < current.first_raised_on:
+            errors["visit"] = [
+                _("This visit was made before the warning was raised (%(date)s).")
+                % {"date": current.first_raised_on}
+            ]
+    if measure is not None:
+        if measure.plan.household_id != current.household_id:
+            errors["measure"] = [_("This measure is of another household.")]
+        elif (
+            measure.starts_on < current.first_raised_on
+            and timezone.localtime(measure.created_at).date() < current.first_raised_on
+        ):
+            errors["measure"] = [
+                _("This measure was taken before the warning was raised (%(date)s).")
+                % {"date": current.first_raised_on}
+            ]
+    if errors:
+        raise ValidationError(errors)
+    _close(
+        user,
+        current,
+        WarningState.RESPONDED,
+        "monitor.warning.respond",
+        reason=note.strip(),
+        visit=visit,
+        measure=measure,
+        response_note=note.strip(),
+    )
+    return current
+
+
+@transaction.atomic
+def respond_with_visit(
+    user: Any,
+    warning: Any,
+    *,
+    date: dt.date,
+    work_done: str,
+    needs: str = "",
+    cadre: Any = None,
+    note: str = "",
+) -> Any:
+    """Record the visit through the support services (its own rules: a paired cadre, a
+    date not in the future, what was done) and answer the warning with it, together."""
+    from fupin.support import services as support
+
+    require(user, RESPOND)
+    require_area(user, warning.household.village_id)
+    _require_open(_lock_warning(warning))
+    if cadre is None:
+        cadre = active_cadre(warning.household)
+    visit = support.record_visit(
+        user, warning.household, date=date, work_done=work_done, needs=needs, cadre=cadre
+    )
+    return respond_warning(user, warning, visit=visit, note=note or work_done)
+
+
+@transaction.atomic
+def respond_with_measure(user: Any, warning: Any, data: dict[str, Any], *, note: str = "") -> Any:
+    """Add a measure to the household's plan (opened if it has none) through the support
+    services, and answer the warning with it."""
+    from fupin.support import services as support
+    from fupin.support.models import Plan
+
+    require(user, RESPOND)
+    require_area(user, warning.household.village_id)
+    _require_open(_lock_warning(warning))
+    plan = Plan.objects.filter(household=warning.household).first()
+    if plan is None:
+        plan = support.make_plan(user, warning.household)
+    measure = support.add_measure(user, plan, data, expected_version=plan.version)
+    return respond_warning(user, warning, measure=measure, note=note or measure.target)
+
+
+def active_cadre(household: Any) -> Any:
+    """The household's cadre today (its one pairing without an end), or None."""
+    from fupin.support.models import Pairing
+
+    pairing = (
+        Pairing.objects.filter(household=household, ended_on__isnull=True)
+        .select_related("cadre")
+        .first()
+    )
+    return pairing.cadre if pairing else None
+
+
+@transaction.atomic
+def dismiss_warning(user: Any, warning: Any, *, reason: str) -> Any:
+    """Dismiss an open warning (排除): the reason is required and kept."""
+    from fupin.monitor.models import WarningState
+
+    require(user, RESPOND)
+    require_area(user, warning.household.village_id)
+    current = _lock_warning(warning)
+    _require_open(current)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": [_("Write the reason for dismissing this warning.")]})
+    _close(
+        user,
+        current,
+        WarningState.DISMISSED,
+        "monitor.warning.dismiss",
+        reason=reason.strip(),
+        response_note=reason.strip(),
+    )
+    return current
+
+
+def warnings_for(user: Any, area_code: str = "") -> models.QuerySet[Any]:
+    from fupin.monitor.models import RiskWarning
+
+    qs = RiskWarning.objects.for_user(user)
+    return qs.in_area(area_code) if area_code else qs
+
+
+def overdue(qs: models.QuerySet[Any], today: dt.date | None = None) -> models.QuerySet[Any]:
+    """Open warnings whose response was due before today (逾期未处置)."""
+    from fupin.monitor.models import WarningState
+
+    return qs.filter(state=WarningState.OPEN, due_on__lt=today or timezone.localdate())
+
+
+def counts_by_level(qs: models.QuerySet[Any]) -> dict[str, int]:
+    from fupin.monitor.models import WarningLevel
+
+    found = dict(qs.order_by().values_list("level").annotate(n=Count("pk")))
+    return {level: found.get(level, 0) for level in WarningLevel.values}
+
+
+def overdue_by_area(
+    user: Any, area_code: str = "", today: dt.date | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """One aggregate query: overdue warnings one level below the area (county → township →
+    village), with the areas' names; returns the level's name and the groups."""
+    from fupin.core.models import Area as AreaModel
+
+    code = area_code or (area_prefix_of(user) or "")
+    below = {0: 2, 2: 4, 4: 6, 6: 9, 9: 12, 12: 12}[len(code)]
+    groups: list[dict[str, Any]] = [
+        dict(g)
+        for g in overdue(warnings_for(user, code), today)
+        .annotate(code=Substr("household__village_id", 1, below))
+        .values("code")
+        .annotate(
+            warnings=Count("pk"),
+            households=Count("household", distinct=True),
+            red=Count("pk", filter=Q(level="red")),
+        )
+        .order_by("code")
+    ]
+    names = dict(
+        AreaModel.objects.filter(code__in={g["code"] for g in groups}).values_list("code", "name")
+    )
+    for g in groups:
+        g["name"] = names.get(g["code"], g["code"])
+    return {2: "province", 4: "city", 6: "county", 9: "township", 12: "village"}[below], groups
+
+
+def area_prefix_of(user: Any) -> str | None:
+    from fupin.core.scoping import area_prefix
+
+    return area_prefix(user)
+
+
+# ======================================================================================
+# Monitored households (防返贫监测对象)
+# ======================================================================================
+
+
+@transaction.atomic
+def start_monitoring(
+    user: Any,
+    household: Any,
+    *,
+    category: str,
+    risk: str,
+    started_on: dt.date | None,
+    reason: str,
+    warning: Any = None,
+) -> Any:
+    """Put a household under monitoring in a category (脱贫不稳定户, 边缘易致贫户,
+    突发严重困难户) with its main risk; from a warning, the warning's category and risk are
+    the defaults. At most one open case per household (a database constraint too)."""
+    from fupin.monitor.models import MonitoringCase, MonitoringCategory, RiskType
+    from fupin.registry.models import Household
+
+    require(user, RESPOND)
+    require_area(user, household.village_id)
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    if warning is not None:
+        category = category or warning.category
+        risk = risk or warning.risk
+    errors: dict[str, list[str]] = {}
+    if category not in MonitoringCategory.values:
+        errors["category"] = [_("Choose the monitoring category.")]
+    if risk not in RiskType.values:
+        errors["risk"] = [_("Choose the main risk.")]
+    if started_on is None:
+        errors["started_on"] = [_("Enter the day monitoring starts.")]
+    elif started_on > timezone.localdate():
+        errors["started_on"] = [_("The date cannot be in the future.")]
+    if not (reason or "").strip():
+        errors["reason"] = [_("Say why the household is monitored.")]
+    if warning is not None and warning.household_id != household.pk:
+        errors["warning"] = [_("This warning is of another household.")]
+    if MonitoringCase.objects.filter(household=household, ended_on__isnull=True).exists():
+        errors["household"] = [_("This household is already monitored: end that case first.")]
+    if errors or started_on is None:
+        raise ValidationError(errors)
+    case = MonitoringCase.objects.create(
+        household=household,
+        category=category,
+        risk=risk,
+        started_on=started_on,
+        reason=reason.strip(),
+        from_warning=warning,
+        started_by=user,
+    )
+    audit.record(
+        user=user,
+        action="monitor.case.start",
+        obj=case,
+        area_code=household.village_id,
+        after={
+            "household": household.pk,
+            "category": category,
+            "risk": risk,
+            "started_on": started_on,
+            "warning": warning.pk if warning is not None else None,
+        },
+        reason=case.reason,
+    )
+    return case
+
+
+@transaction.atomic
+def end_monitoring(
+    user: Any, case: Any, *, ended_on: dt.date | None, end_reason: str, note: str = ""
+) -> Any:
+    """End a monitoring case (风险消除 …), with the reason; `other` needs a note."""
+    from fupin.monitor.models import CaseEnd, MonitoringCase
+
+    require(user, RESPOND)
+    require_area(user, case.household.village_id)
+    current = MonitoringCase.objects.select_for_update().get(pk=case.pk)
+    errors: dict[str, list[str]] = {}
+    if current.ended_on is not None:
+        raise ValidationError({"ended_on": [_("This case has already ended.")]})
+    if end_reason not in CaseEnd.values:
+        errors["end_reason"] = [_("Choose why monitoring ends.")]
+    elif end_reason == CaseEnd.OTHER and not (note or "").strip():
+        errors["end_note"] = [_("Say why monitoring ends.")]
+    if ended_on is None:
+        errors["ended_on"] = [_("Enter the day monitoring ends.")]
+    elif ended_on > timezone.localdate():
+        errors["ended_on"] = [_("The date cannot be in the future.")]
+    elif ended_on < current.started_on:
+        errors["ended_on"] = [_("Monitoring cannot end before it started.")]
+    if errors:
+        raise ValidationError(errors)
+    current.ended_on = ended_on
+    current.end_reason = end_reason
+    current.end_note = (note or "").strip()
+    current.ended_by = user
+    current.save(update_fields=["ended_on", "end_reason", "end_note", "ended_by"])
+    audit.record(
+        user=user,
+        action="monitor.case.end",
+        obj=current,
+        area_code=current.household.village_id,
+        before={"ended_on": None},
+        after={"ended_on": ended_on, "end_reason": end_reason},
+        reason=current.end_note,
+    )
+    return current

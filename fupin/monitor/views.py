@@ -16,7 +16,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from openpyxl import Workbook
@@ -545,4 +546,668 @@ def health_insurance_export(request: HttpRequest) -> HttpResponse:
             ),
         ],
         f"uninsured-{kind}-{code or 'all'}.xlsx",
+    )
+
+
+# ======================================================================================
+# Return-to-poverty warnings (返贫预警): warnings, runs, events, monitored households,
+# return cases, the overdue list and the household page's panel
+# ======================================================================================
+
+RESPOND = services.RESPOND
+
+
+def _reach(request: HttpRequest, code: str) -> None:
+    if code and not user_can_reach(request.user, code):
+        raise Http404
+
+
+def _filtered(request: HttpRequest, filterset_class: Any, qs: Any) -> Any:
+    filters = filterset_class(request.GET or None, queryset=qs)
+    if filters.is_bound and filters.form.is_valid():
+        _reach(request, (filters.form.cleaned_data.get("area") or "").strip())
+    return filters
+
+
+def _table(request: HttpRequest, table: Any) -> Any:
+    from django_tables2 import RequestConfig
+
+    from fupin.monitor.tables import PER_PAGE as TABLE_PAGE
+
+    RequestConfig(request, paginate={"per_page": TABLE_PAGE}).configure(table)
+    return table
+
+
+def _run_form(request: HttpRequest, data: Any = None) -> forms.RunForm:
+    return forms.RunForm(data, initial={"area": getattr(request.user, "area_id", "") or ""})
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def warning_list(request: HttpRequest) -> HttpResponse:
+    from fupin.monitor.filtersets import WarningFilterSet
+    from fupin.monitor.tables import WarningTable
+
+    qs = services.warnings_for(request.user).select_related("household", "household__village")
+    filters = _filtered(request, WarningFilterSet, qs)
+    rows = filters.qs if filters.is_bound and filters.form.is_valid() else qs
+    counts = services.counts_by_level(rows)
+    table = _table(request, WarningTable(rows))
+    return render(
+        request,
+        "monitor/warning_list.html",
+        {
+            "table": table,
+            "filters": filters.form,
+            "counts": counts,
+            "total": sum(counts.values()),
+            "overdue": services.overdue(rows).count(),
+            "can_run": request.user.has_perm(MANAGE),
+            "run_form": _run_form(request),
+            "last_run": _runs(request.user).first(),
+        },
+    )
+
+
+def _runs(user: Any) -> Any:
+    from fupin.monitor.models import WarningRun
+
+    return WarningRun.objects.overlapping_user(user).select_related("area", "started_by")
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+@require_POST
+def warning_run_start(request: HttpRequest) -> HttpResponse:
+    """ "Run now": the run as a background job, followed on the job's page."""
+    form = _run_form(request, request.POST)
+    if form.is_valid():
+        code = form.cleaned_data["area"].strip()
+        if not user_can_reach(request.user, code):
+            raise Http404
+        try:
+            job = services.start_warning_run(request.user, code, form.cleaned_data["on"])
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            return redirect("jobs:detail", pk=job.pk)
+    else:
+        messages.error(request, _("Give the area code of the run."))
+    return redirect("monitor:run_list")
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def run_list(request: HttpRequest) -> HttpResponse:
+    from fupin.monitor.tables import RunTable
+
+    table = _table(request, RunTable(_runs(request.user)))
+    return render(
+        request,
+        "monitor/run_list.html",
+        {
+            "table": table,
+            "can_run": request.user.has_perm(MANAGE),
+            "run_form": _run_form(request),
+            "rules": policy.warnings(),
+        },
+    )
+
+
+def _warning(request: HttpRequest, pk: int) -> Any:
+    from fupin.monitor.models import RiskWarning
+
+    return get_object_or_404(
+        RiskWarning.objects.for_user(request.user).select_related(
+            "household", "household__village", "run", "visit", "measure", "closed_by"
+        ),
+        pk=pk,
+    )
+
+
+def evidence_rows(text: str, rules_file: str = "") -> list[tuple[str, str, str]]:
+    """`name=value; …` as (name, label, value) rows; a fact's label from the rules file
+    the warning's run applied."""
+    from engine.warnings import WarningRulesError, load_rules
+
+    labels: dict[str, str] = {}
+    path = policy.ENGINE_RULES_DIR / rules_file
+    if rules_file and path.is_file():
+        try:
+            labels = {f.name: f.label for f in load_rules(path).facts}
+        except (WarningRulesError, OSError):  # labels help; they never fail the page
+            labels = {}
+    rows = []
+    for part in text.split(";"):
+        name, _sep, value = part.strip().partition("=")
+        if name:
+            rows.append((name, labels.get(name, ""), value))
+    return rows
+
+
+def _render_warning(request: HttpRequest, warning: Any, status: int = 200, **forms_: Any) -> Any:
+    from fupin.monitor import returns
+    from fupin.monitor.models import MonitoringCase, ReturnCase
+
+    can_respond = request.user.has_perm(RESPOND)
+    case = MonitoringCase.objects.filter(household=warning.household, ended_on__isnull=True).first()
+    return_case = ReturnCase.objects.filter(from_warning=warning).first() or (
+        ReturnCase.objects.filter(household=warning.household, state="open").first()
+    )
+    return render(
+        request,
+        "monitor/warning_detail.html",
+        {
+            "warning": warning,
+            "evidence": evidence_rows(warning.evidence, warning.run.rules_file),
+            "overdue": warning.is_overdue(),
+            "can_respond": can_respond and warning.state == "open",
+            "respond_form": forms_.get("respond_form") or forms.RespondForm(warning=warning),
+            "dismiss_form": forms_.get("dismiss_form") or forms.DismissForm(),
+            "monitor_form": forms_.get("monitor_form")
+            or forms.MonitoringForm(initial={"category": warning.category, "risk": warning.risk}),
+            "return_form": forms_.get("return_form") or forms.OpenReturnForm(),
+            "case": case,
+            "return_case": return_case,
+            "may_open_return": can_respond
+            and warning.state == "open"
+            and returns.can_open(warning.household)
+            and return_case is None,
+            "may_monitor": can_respond and case is None,
+            "category_label": warning.get_category_display(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def warning_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_warning(request, _warning(request, pk))
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+@require_POST
+def warning_respond(request: HttpRequest, pk: int) -> HttpResponse:
+    warning = _warning(request, pk)
+    form = forms.RespondForm(request.POST, warning=warning)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["new_visit_date"] or data["new_visit_work"]:
+                services.respond_with_visit(
+                    request.user,
+                    warning,
+                    date=data["new_visit_date"],
+                    work_done=data["new_visit_work"],
+                    note=data["note"],
+                )
+            else:
+                services.respond_warning(
+                    request.user,
+                    warning,
+                    visit=data["visit"],
+                    measure=data["measure"],
+                    note=data["note"],
+                )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The warning was answered."))
+            return redirect("monitor:warning_detail", pk=pk)
+    return _render_warning(request, warning, status=400, respond_form=form)
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+@require_POST
+def warning_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    warning = _warning(request, pk)
+    form = forms.DismissForm(request.POST)
+    if form.is_valid():
+        try:
+            services.dismiss_warning(request.user, warning, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The warning was dismissed."))
+            return redirect("monitor:warning_detail", pk=pk)
+    return _render_warning(request, warning, status=400, dismiss_form=form)
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+@require_POST
+def warning_monitor(request: HttpRequest, pk: int) -> HttpResponse:
+    warning = _warning(request, pk)
+    form = forms.MonitoringForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.start_monitoring(
+                request.user,
+                warning.household,
+                category=data["category"],
+                risk=data["risk"],
+                started_on=data["started_on"],
+                reason=data["reason"],
+                warning=warning,
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The household is now monitored."))
+            return redirect("monitor:warning_detail", pk=pk)
+    return _render_warning(request, warning, status=400, monitor_form=form)
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+@require_POST
+def warning_return(request: HttpRequest, pk: int) -> HttpResponse:
+    from fupin.monitor import returns
+
+    warning = _warning(request, pk)
+    form = forms.OpenReturnForm(request.POST)
+    if form.is_valid():
+        try:
+            case = returns.open_case(
+                request.user, warning.household, reason=form.cleaned_data["reason"], warning=warning
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The return check was opened."))
+            return redirect("monitor:return_detail", pk=case.pk)
+    return _render_warning(request, warning, status=400, return_form=form)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def overdue_areas(request: HttpRequest) -> HttpResponse:
+    """Overdue warnings by area, one level down (county → township → village)."""
+    code = (request.GET.get("area") or "").strip()
+    _reach(request, code)
+    area = Area.objects.filter(code=code).first() if code else None
+    if code and area is None:
+        raise Http404
+    level, groups = services.overdue_by_area(request.user, code)
+    return render(
+        request,
+        "monitor/overdue_areas.html",
+        {
+            "area": area,
+            "trail": area_trail(request.user, area),
+            "level": level,
+            "groups": groups,
+            "total": sum(g["warnings"] for g in groups),
+            "households": sum(g["households"] for g in groups),
+            "deepest": level == "village",
+        },
+    )
+
+
+# -- risk events ---------------------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def event_list(request: HttpRequest) -> HttpResponse:
+    from fupin.monitor.filtersets import EventFilterSet
+    from fupin.monitor.models import RiskEvent
+    from fupin.monitor.tables import EventTable
+
+    qs = RiskEvent.objects.for_user(request.user).select_related("household", "person")
+    filters = _filtered(request, EventFilterSet, qs)
+    rows = filters.qs if filters.is_bound and filters.form.is_valid() else qs
+    return render(
+        request,
+        "monitor/event_list.html",
+        {
+            "table": _table(request, EventTable(rows)),
+            "filters": filters.form,
+            "can_import": request.user.has_perm(MANAGE),
+        },
+    )
+
+
+def _household(request: HttpRequest, pk: int) -> Any:
+    from fupin.registry.models import Household
+
+    return get_object_or_404(
+        Household.objects.for_user(request.user).select_related("village"), pk=pk
+    )
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+def event_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a risk event of a household (from its page's panel)."""
+    household = _household(request, pk)
+    form = forms.EventForm(request.POST or None, household=household)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.record_event(
+                request.user,
+                household,
+                kind=data["kind"],
+                date=data["date"],
+                amount=data["amount"],
+                person=data["person"],
+                source=data["source"],
+                note=data["note"],
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The event was recorded."))
+            return redirect("registry:household_detail", pk=household.pk)
+    return render(
+        request,
+        "monitor/event_form.html",
+        {"household": household, "form": form, "sources": policy.warnings().event_sources},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@permission_required(MANAGE, raise_exception=True)
+def event_import(request: HttpRequest) -> HttpResponse:
+    """A department's file of events, checked whole: problems by row and column, nothing
+    written unless every row is right."""
+    from fupin.monitor import events_file
+
+    form = forms.EventImportForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"area": getattr(request.user, "area_id", "") or ""},
+    )
+    result = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        code = data["area"].strip()
+        _reach(request, code)
+        upload = data["file"]
+        result = services.import_events(
+            request.user,
+            code,
+            upload.name,
+            upload.read(),
+            source=data["source"],
+            reason=data["reason"],
+        )
+        if not result.errors:
+            messages.success(request, _("%(n)d events were imported.") % {"n": result.created})
+            return redirect("monitor:event_list")
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "monitor/event_import.html",
+        {
+            "form": form,
+            "result": result,
+            "errors_shown": result.errors[:ERRORS_SHOWN] if result else [],
+            "columns": events_file.COLUMNS[:7],
+            "kinds": policy.warnings().event_kinds,
+            "sources": policy.warnings().event_sources,
+        },
+        status=status,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def event_template(request: HttpRequest) -> HttpResponse:
+    from fupin.monitor import events_file
+
+    response = HttpResponse(events_file.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="risk-events.csv"'
+    return response
+
+
+# -- monitored households ------------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def case_list(request: HttpRequest) -> HttpResponse:
+    from fupin.monitor.filtersets import CaseFilterSet
+    from fupin.monitor.models import MonitoringCase, MonitoringCategory
+    from fupin.monitor.tables import CaseTable
+
+    qs = MonitoringCase.objects.for_user(request.user).select_related(
+        "household", "household__village"
+    )
+    filters = _filtered(request, CaseFilterSet, qs)
+    rows = filters.qs if filters.is_bound and filters.form.is_valid() else qs
+    found = dict(
+        rows.filter(ended_on__isnull=True)
+        .order_by()
+        .values_list("category")
+        .annotate(n=Count("pk"))
+    )
+    counts = [(code, label, found.get(code, 0)) for code, label in MonitoringCategory.choices]
+    return render(
+        request,
+        "monitor/case_list.html",
+        {
+            "table": _table(request, CaseTable(rows)),
+            "filters": filters.form,
+            "counts": counts,
+            "end_form": forms.EndMonitoringForm(),
+            "can_respond": request.user.has_perm(RESPOND),
+        },
+    )
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+def case_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start monitoring a household from its page (not from a warning)."""
+    household = _household(request, pk)
+    form = forms.MonitoringForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.start_monitoring(
+                request.user,
+                household,
+                category=data["category"],
+                risk=data["risk"],
+                started_on=data["started_on"],
+                reason=data["reason"],
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The household is now monitored."))
+            return redirect("registry:household_detail", pk=household.pk)
+    return render(
+        request,
+        "monitor/case_form.html",
+        {"household": household, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+def case_end(request: HttpRequest, pk: int) -> HttpResponse:
+    from fupin.monitor.models import MonitoringCase
+
+    case = get_object_or_404(
+        MonitoringCase.objects.for_user(request.user).select_related("household"), pk=pk
+    )
+    form = forms.EndMonitoringForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.end_monitoring(
+                request.user,
+                case,
+                ended_on=data["ended_on"],
+                end_reason=data["end_reason"],
+                note=data["note"],
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("Monitoring ended."))
+            return redirect("registry:household_detail", pk=case.household_id)
+    return render(
+        request,
+        "monitor/case_end.html",
+        {"case": case, "household": case.household, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# -- return cases --------------------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def return_list(request: HttpRequest) -> HttpResponse:
+    from fupin.monitor.filtersets import ReturnFilterSet
+    from fupin.monitor.models import ReturnCase
+    from fupin.monitor.tables import ReturnTable
+
+    qs = ReturnCase.objects.for_user(request.user).select_related("household", "household__village")
+    filters = _filtered(request, ReturnFilterSet, qs)
+    rows = filters.qs if filters.is_bound and filters.form.is_valid() else qs
+    return render(
+        request,
+        "monitor/return_list.html",
+        {"table": _table(request, ReturnTable(rows)), "filters": filters.form},
+    )
+
+
+def _return_case(request: HttpRequest, pk: int) -> Any:
+    from fupin.monitor.models import ReturnCase
+
+    return get_object_or_404(
+        ReturnCase.objects.for_user(request.user).select_related(
+            "household", "household__village", "from_warning", "opened_by"
+        ),
+        pk=pk,
+    )
+
+
+def _render_return(
+    request: HttpRequest, case: Any, form: Any = None, status: int = 200
+) -> HttpResponse:
+    from fupin.monitor import returns
+
+    step = returns.next_step(case)
+    records = {r.index: r for r in case.steps.select_related("recorded_by", "attachment")}
+    steps = [(s, records.get(s.index)) for s in returns.steps_of(case)]
+    return render(
+        request,
+        "monitor/return_detail.html",
+        {
+            "case": case,
+            "procedure_label": returns.procedure_label(case),
+            "steps": steps,
+            "next_step": step,
+            "may_record": step is not None
+            and returns.may_record(request.user, step, case.household),
+            "form": form or forms.ReturnStepForm(initial={"code": step.code if step else ""}),
+        },
+        status=status,
+    )
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def return_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_return(request, _return_case(request, pk))
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_POST
+def return_step(request: HttpRequest, pk: int) -> HttpResponse:
+    from fupin.monitor import returns
+
+    case = _return_case(request, pk)
+    form = forms.ReturnStepForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            returns.record_step(
+                request.user,
+                case,
+                code=data["code"],
+                outcome=data["outcome"],
+                note=data["note"],
+                date=data["date"],
+                attachment=data["attachment"],
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The step was recorded."))
+            return redirect("monitor:return_detail", pk=pk)
+    return _render_return(request, case, form, status=400)
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+def return_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open a return check from the household's page."""
+    from fupin.monitor import returns
+
+    household = _household(request, pk)
+    form = forms.OpenReturnForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = returns.open_case(request.user, household, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(request, _("The return check was opened."))
+            return redirect("monitor:return_detail", pk=case.pk)
+    return render(
+        request,
+        "monitor/return_open.html",
+        {"household": household, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# -- the household page's panel ------------------------------------------------------------
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+def household_warnings(request: HttpRequest, pk: int) -> HttpResponse:
+    """The household's open warnings, its monitoring case and return case, loaded into the
+    registry's household page (hx-get), with links to record an event."""
+    from fupin.monitor import returns
+    from fupin.monitor.models import MonitoringCase, ReturnCase, RiskWarning
+
+    household = _household(request, pk)
+    warnings_ = list(
+        RiskWarning.objects.filter(household=household, state="open").order_by("due_on", "pk")
+    )
+    return render(
+        request,
+        "monitor/household_warnings.html",
+        {
+            "household": household,
+            "warnings": warnings_,
+            "case": MonitoringCase.objects.filter(
+                household=household, ended_on__isnull=True
+            ).first(),
+            "return_case": ReturnCase.objects.filter(household=household).order_by("-pk").first(),
+            "events": services.event_kind_label,
+            "can_respond": request.user.has_perm(RESPOND),
+            "may_open_return": returns.can_open(household),
+            "today": timezone.localdate(),
+        },
     )

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from fupin.core.models import Area, User
 from fupin.identify import demo as identify_demo
+from fupin.monitor import demo as monitor_demo
 from fupin.registry import demo
 from fupin.registry.enums import HouseholdStatus
 
@@ -132,6 +133,7 @@ class Command(BaseCommand):
         # After the households' transaction: scoring is a job over the committed registry.
         admin = User.objects.get(username=demo.demo_username("county_admin", result.county))
         identify_demo.load_identify_demo(result.county, admin)
+        monitor_demo.load_monitor_demo(result.county, admin)
         self.report(result)
 
     def report(self, r: demo.DemoResult) -> None:
