@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from fupin.core.models import Area, User
 from fupin.identify import demo as identify_demo
 from fupin.monitor import demo as monitor_demo
+from fupin.monitor.models import WarningRun
 from fupin.registry import demo
 from fupin.registry.enums import HouseholdStatus
 
@@ -176,6 +177,21 @@ class Command(BaseCommand):
                     "%(teams)d, plans %(plans)d, visits %(visits)d"
                 )
                 % r.support
+            )
+        run = WarningRun.objects.filter(area_id=r.county).order_by("-pk").first()
+        if run is not None:
+            w(
+                _(
+                    "Return-to-poverty warnings on %(date)s: %(warnings)d (red %(red)d, orange "
+                    "%(orange)d, yellow %(yellow)d)"
+                )
+                % {
+                    "date": run.on.isoformat(),
+                    "warnings": run.warnings,
+                    "red": run.red,
+                    "orange": run.orange,
+                    "yellow": run.yellow,
+                }
             )
         w(_("Data-quality findings (households per rule):"))
         for rule, n in sorted(r.quality.items()):
