@@ -37,6 +37,8 @@ TOWNSHIP = CODE_LENGTH[AreaLevel.TOWNSHIP]
 #: Rows of a sheet searched for the title row.
 HEADER_SCAN = 10
 YES, NO = "是", "否"
+#: Words for 是否省内就读 besides yes and no (seed 004: 在省内各级各类学校就读).
+IN_PROVINCE_WORDS = {"省内": True, "本省": True, "省外": False, "外省": False}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ COLUMNS: tuple[ExchangeColumn, ...] = (
     ExchangeColumn("schooling", "在校情况（扶贫系统）", "Schooling (poverty registry)", width=14),
     ExchangeColumn("school_name", "就读学校", "School", answer=True, width=24),
     ExchangeColumn("school_code", "学校标识码", "School code", answer=True, width=14),
+    ExchangeColumn("in_province", "是否省内就读", "In the province", answer=True, width=9),
     ExchangeColumn("stage", "学段", "Stage", answer=True, width=12),
     ExchangeColumn("aided", "是否资助", "Aided", answer=True, width=9),
     ExchangeColumn("aid_kinds", "资助项目", "Aid kinds", answer=True, width=16),
@@ -136,6 +139,7 @@ def row_values(child: Any, names: Names) -> list[Any]:
         schooling.get(child.schooling, child.schooling),
         _guard(child.school_name),
         child.school_code,
+        "" if child.in_province else NO,
         schooling.get(child.stage, "") if child.stage else "",
         aided,
         "、".join(kinds[c].label_zh if c in kinds else c for c in child.aid_kinds),
@@ -211,6 +215,7 @@ def write_xlsx(out: IO[bytes] | str, rows: Iterable[list[Any]], school_year: int
         n += 1
     last = max(n + 1, 2)
     _choices(ws, "aided", [YES, NO], last)
+    _choices(ws, "in_province", [YES, NO], last)
     stages = list(_zh_labels(Schooling.choices).values())
     _choices(ws, "stage", stages, last)
     _notes(wb, school_year)
@@ -237,6 +242,10 @@ def _notes(wb: Workbook, school_year: int) -> None:
         ("行号", "每行的唯一标识，请勿修改、删除或新增行号；导入时按行号逐行匹配。"),
         ("公民身份号码", "须与导出时一致，用于核对行号。"),
         ("就读学校 / 学校标识码", "学生就读学校名称及10位学校标识码（可空）。"),
+        (
+            "是否省内就读",
+            "在省内学校就读填“是”或留空；在省外就读填“否”（省外就读学生不列入应助未助名单）。",
+        ),
         ("学段", "填写：" + "、".join(_zh_labels(Schooling.choices).values())),
         ("是否资助", "填写“是”或“否”；未比对到的学生留空。"),
         ("资助项目", "“是”时必填，填代码或名称，多项用“、”分隔（见下表）。"),

@@ -84,14 +84,13 @@ class UnaidedFilterForm(forms.Form):
         help_text=_("Part of the name; “-” for children without a school."),
     )
     stage = forms.ChoiceField(label=_("Schooling"), required=False, choices=())
-    answer = forms.ChoiceField(
-        label=_("Answer"),
+    #: The page's section (services.SECTIONS); blank: the 应助未助 list itself (answered 否),
+    #: what the county office publishes (seed 004). Chosen by the page's tabs.
+    section = forms.ChoiceField(
+        label=_("Section"),
         required=False,
-        choices=[
-            ("", _("Not aided (answered no, or not answered)")),
-            ("no", _("Answered no")),
-            ("none", _("Not answered")),
-        ],
+        choices=[("", "—"), *services.SECTION_LABELS.items()],
+        widget=forms.HiddenInput,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

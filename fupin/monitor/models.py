@@ -130,6 +130,10 @@ class ExchangeChild(models.Model):
     school_name = models.CharField(_("school"), max_length=100, blank=True)
     school_code = models.CharField(_("school code"), max_length=20, blank=True)
     stage = models.CharField(_("stage"), max_length=24, choices=enums.Schooling.choices, blank=True)
+    #: The answer's 是否省内就读: seed 004 aids students “在省内各级各类学校就读”; a child the
+    #: department answers as studying outside the province is not on the 应助未助 list. A
+    #: blank answer is in the province (EXCHANGE.md).
+    in_province = models.BooleanField(_("studying in the province"), default=True)
     aided = models.BooleanField(_("aided"), null=True, blank=True)
     aid_kinds = CodeListField(_("aid kinds"), max_length=100, blank=True)
     amount = models.DecimalField(

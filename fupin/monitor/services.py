@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
@@ -89,13 +89,18 @@ def create_exchange(
         area is not None
         and EducationExchange.objects.filter(area=area, school_year=school_year).exists()
     ):
-        errors["school_year"] = [
-            _("%(area)s already has an exchange for the school year %(year)d.")
-            % {"area": area.name, "year": school_year}
-        ]
+        errors["school_year"] = [_already(area, school_year)]
     if errors or area is None:
         raise ValidationError(errors)
-    exchange = EducationExchange.objects.create(area=area, school_year=school_year, created_by=user)
+    try:
+        # A savepoint: a colleague who created the same exchange since the check above makes
+        # the insert fail on the unique constraint, which is the same refusal, not an error.
+        with transaction.atomic():
+            exchange = EducationExchange.objects.create(
+                area=area, school_year=school_year, created_by=user
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"school_year": [_already(area, school_year)]}) from exc
     audit.record(
         user=user,
         action="monitor.exchange.create",
@@ -105,6 +110,13 @@ def create_exchange(
         reason=reason,
     )
     return exchange
+
+
+def _already(area: Area, school_year: int) -> str:
+    return _("%(area)s already has an exchange for the school year %(year)d.") % {
+        "area": area.name,
+        "year": school_year,
+    }
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:
@@ -501,6 +513,7 @@ class _RowChecker:
         take("school_name", lambda raw: _text(raw, 100), "")
         take("school_code", lambda raw: _text(raw, 20), "")
         take("stage", self._stage, "")
+        take("in_province", self._in_province, None)
         take("aid_kinds", self._kinds, [])
         take("amount", _amount, None)
         take("aid_date", self._aid_date, None)
@@ -550,6 +563,22 @@ class _RowChecker:
             _("“%(value)s” is not yes or no; write 是 or 否 (yes or no).") % {"value": _shown(raw)}
         )
 
+    @staticmethod
+    def _in_province(raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        word = lookup_key(raw)
+        if word in exchange_file.IN_PROVINCE_WORDS:
+            return exchange_file.IN_PROVINCE_WORDS[word]
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise _Bad(
+            _("“%(value)s” is not yes or no; write 是 (in the province) or 否 (outside it).")
+            % {"value": _shown(raw)}
+        )
+
     def _stage(self, raw: Any) -> str:
         code = self.stages.get(lookup_key(raw))
         if code is None:
@@ -595,6 +624,7 @@ class _RowChecker:
 ANSWER_FIELDS = (
     "school_name",
     "school_code",
+    "in_province",
     "stage",
     "aided",
     "aid_kinds",
@@ -603,7 +633,8 @@ ANSWER_FIELDS = (
     "note",
     "answered_at",
 )
-#: What a row whose 是否资助 is blank still records (the match, without a decision).
+#: What a row whose 是否资助 is blank still records (the match, without a decision), and
+#: 是否省内就读 when the cell is filled.
 MATCH_FIELDS = ("school_name", "school_code", "stage", "note")
 
 
@@ -656,13 +687,18 @@ def import_answer(
             changed = []
             for row in chunk:
                 answer = by_pk[row.pk]
+                in_province = answer.fields["in_province"]
                 if answer.aided is None:
                     for name in MATCH_FIELDS:
                         if answer.fields[name]:
                             setattr(row, name, answer.fields[name])
+                    if in_province is not None:
+                        row.in_province = in_province
                 else:
                     for name, value in answer.fields.items():
                         setattr(row, name, value)
+                    # Blank is in the province (EXCHANGE.md).
+                    row.in_province = in_province is not False
                     row.answered_at = now
                 changed.append(row)
             ExchangeChild.objects.bulk_update(changed, ANSWER_FIELDS)
@@ -710,25 +746,64 @@ def import_answer(
 # The 应助未助 list
 # ======================================================================================
 
-#: The answered filter of the list: every child not aided, only those answered 否, or only
-#: those the answer did not cover.
-UNAIDED_ANSWERS = ("", "no", "none")
+#: The sections of the 应助未助 page (EXCHANGE.md), each child not aided in exactly one:
+#: the list itself — answered 否, studying in the province (the default); the children the
+#: answer did not cover (perhaps not found: kept in sight, apart from 答否); the children not
+#: in school (控辍保学: the answer's stage 非在校生, or no stage and not in school on the
+#: registry); the children the answer places in a school outside the province (seed 004
+#: aids those “在省内各级各类学校就读”). Before the answer there is no list.
+SECTIONS = ("unaided", "not_answered", "not_in_school", "outside")
+SECTION_LABELS = {
+    "unaided": gettext_lazy("Should be aided and are not (应助未助)"),
+    "not_answered": gettext_lazy("Not answered"),
+    "not_in_school": gettext_lazy("Not in school (控辍保学)"),
+    "outside": gettext_lazy("Studying outside the province"),
+}
+
+#: What a row of each section shows in its answer column.
+ROW_LABELS = {
+    "unaided": gettext_lazy("Answered no"),
+    "not_answered": gettext_lazy("Not answered"),
+    "not_in_school": gettext_lazy("Not in school (控辍保学)"),
+    "outside": gettext_lazy("Studying outside the province"),
+}
 
 
-def unaided_rows(
+def _sections() -> dict[str, Q]:
+    none = Schooling.NOT_IN_SCHOOL
+    outside = Q(in_province=False)
+    not_in_school = ~outside & (Q(stage=none) | Q(stage="", schooling=none))
+    rest = ~outside & ~(Q(stage=none) | Q(stage="", schooling=none))
+    return {
+        "unaided": rest & Q(aided=False),
+        "not_answered": rest & Q(aided__isnull=True),
+        "not_in_school": not_in_school,
+        "outside": outside,
+    }
+
+
+def section_filter(section: str) -> Q:
+    """The condition of one section of the 应助未助 page (SECTIONS) on not-aided rows."""
+    if section not in SECTIONS:
+        raise ValueError(f"unknown section {section!r}")
+    return _sections()[section]
+
+
+def not_aided_rows(
     user: Any,
     exchange: EducationExchange,
     *,
     area: str = "",
     school: str = "",
     stage: str = "",
-    answer: str = "",
 ) -> models.QuerySet[ExchangeChild]:
-    """Children who should be aided and are not (应助未助): the exchange's rows in the
-    user's area not answered 是, whose household is still a registered poor household (one
-    excluded since the list was drawn is not owed aid). Filters: an area code below the
-    user's, a school name (part of it; "-" for rows without a school), the schooling stage
-    sent, the answer ("no": answered 否; "none": not answered)."""
+    """The exchange's rows in the user's area not answered 是, whose household is still a
+    registered poor household (one excluded since the list was drawn is not owed aid) —
+    none until the education department's answer is in (the 应助未助 list is made of its
+    answer, seed 004). Filters: an area code below the user's, a school name (part of it;
+    "-" for rows without a school), the schooling stage sent."""
+    if exchange.state != ExchangeState.ANSWERED:
+        return ExchangeChild.objects.none()
     statuses = policy.education().household_statuses
     rows = (
         ExchangeChild.objects.for_user(user)
@@ -743,26 +818,68 @@ def unaided_rows(
         rows = rows.filter(school_name__icontains=school.strip())
     if stage:
         rows = rows.filter(schooling=stage)
-    if answer == "no":
-        rows = rows.filter(aided=False)
-    elif answer == "none":
-        rows = rows.filter(aided__isnull=True)
     return rows
 
 
+def unaided_rows(
+    user: Any,
+    exchange: EducationExchange,
+    *,
+    section: str = "unaided",
+    area: str = "",
+    school: str = "",
+    stage: str = "",
+) -> models.QuerySet[ExchangeChild]:
+    """The children of one section of the 应助未助 page (SECTIONS); by default the list
+    itself: children who should be aided and are not (应助未助), answered 否 while in school
+    in the province."""
+    rows = not_aided_rows(user, exchange, area=area, school=school, stage=stage)
+    return rows.filter(section_filter(section))
+
+
+def scoped_counts(user: Any, exchanges: list[EducationExchange]) -> dict[int, dict[str, int]]:
+    """One aggregate query: per exchange, its children in the user's area (a village cadre
+    sees the county's exchange, and counts his village's children), answered and aided."""
+    # Aggregates named apart from the fields: a filter on `aided` after an aggregate called
+    # "aided" would read the aggregate.
+    found = {
+        g["exchange"]: g
+        for g in ExchangeChild.objects.for_user(user)
+        .filter(exchange__in=[e.pk for e in exchanges])
+        .values("exchange")
+        .annotate(
+            n_children=Count("pk"),
+            n_answered=Count("pk", filter=Q(aided__isnull=False)),
+            n_aided=Count("pk", filter=Q(aided=True)),
+        )
+        .order_by()
+    }
+    empty = {"n_children": 0, "n_answered": 0, "n_aided": 0}
+    return {
+        e.pk: {
+            "children": found.get(e.pk, empty)["n_children"],
+            "answered": found.get(e.pk, empty)["n_answered"],
+            "aided": found.get(e.pk, empty)["n_aided"],
+        }
+        for e in exchanges
+    }
+
+
+def section_counts(rows: models.QuerySet[ExchangeChild]) -> dict[str, int]:
+    """One aggregate query: the children of `rows` (not_aided_rows) in each section."""
+    counts = rows.aggregate(**{f"n_{k}": Count("pk", filter=q) for k, q in _sections().items()})
+    return {k: counts[f"n_{k}"] for k in SECTIONS}
+
+
 def unaided_by_county_and_school(rows: models.QuerySet[ExchangeChild]) -> list[dict[str, Any]]:
-    """One aggregate query: per county (县) and school, the children not aided, of whom
-    answered 否 and not answered; with the county's name."""
+    """One aggregate query: the children of `rows` per county (县) and school, with the
+    county's name (seed 004: 按月发布县（市、区）、学校应助未助学生名单)."""
     county_length = CODE_LENGTH[AreaLevel.COUNTY]
     groups: list[dict[str, Any]] = [
         dict(g)
         for g in rows.annotate(county=Substr("village_id", 1, county_length))
         .values("county", "school_name")
-        .annotate(
-            children=Count("pk"),
-            answered_no=Count("pk", filter=Q(aided=False)),
-            not_answered=Count("pk", filter=Q(aided__isnull=True)),
-        )
+        .annotate(children=Count("pk"))
         .order_by("county", "school_name")
     ]
     names = dict(

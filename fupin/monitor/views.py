@@ -5,8 +5,6 @@ an exchange need monitor.manage_monitor; every list is scoped to the user's area
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Sequence
-from io import BytesIO
 from pathlib import Path
 from typing import Any, cast
 
@@ -14,24 +12,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from fupin.core import jobs
 from fupin.core.forms import apply_errors
 from fupin.core.models import Area, User
 from fupin.core.scoping import area_prefix, user_can_reach
+from fupin.core.sheets import xlsx_response
 from fupin.core.views import area_trail
 from fupin.monitor import exchange_file, forms, policy, services
-from fupin.monitor.models import EducationExchange, ExchangeChild
+from fupin.monitor.models import EducationExchange, ExchangeState
 from fupin.monitor.settlement import settle
 from fupin.registry.enums import Schooling
 
@@ -44,7 +39,6 @@ INLINE_ROWS = 20_000
 INLINE_BYTES = 2 * 1024 * 1024
 #: Problems of a refused answer shown on the page (the CSV of problems has them all).
 ERRORS_SHOWN = 200
-XLSX = exchange_file.CONTENT_TYPES["xlsx"]
 
 
 @login_required
@@ -118,6 +112,11 @@ def exchange_list(request: HttpRequest) -> HttpResponse:
                 return redirect("monitor:exchange_detail", pk=exchange.pk)
     exchanges = EducationExchange.objects.overlapping_user(user).select_related("area")
     page = Paginator(exchanges, PER_PAGE).get_page(request.GET.get("page"))
+    # The counts of the user's area, not the exchange's totals (a village cadre sees the
+    # county's exchange and his village's children in it): one query for the page.
+    counts = services.scoped_counts(user, list(page.object_list))
+    for exchange in page.object_list:
+        exchange.scoped = counts[exchange.pk]  # type: ignore[attr-defined]
     return render(
         request,
         "monitor/exchange_list.html",
@@ -125,24 +124,14 @@ def exchange_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _scoped_counts(user: Any, exchange: EducationExchange) -> dict[str, int]:
-    # Aggregates named apart from the fields: a filter on `aided` after an aggregate called
-    # "aided" would read the aggregate.
-    counts = (
-        ExchangeChild.objects.for_user(user)
-        .filter(exchange=exchange)
-        .aggregate(
-            n_children=Count("pk"),
-            n_answered=Count("pk", filter=Q(aided__isnull=False)),
-            n_aided=Count("pk", filter=Q(aided=True)),
-        )
-    )
-    return {
-        "children": counts["n_children"],
-        "answered": counts["n_answered"],
-        "aided": counts["n_aided"],
-        "unaided": services.unaided_rows(user, exchange).count(),
-    }
+def _scoped_counts(user: Any, exchange: EducationExchange) -> dict[str, Any]:
+    """The exchange's counts in the user's area; the sections of the 应助未助 page only once
+    the education department has answered (before, every child is awaiting it)."""
+    counts: dict[str, Any] = services.scoped_counts(user, [exchange])[exchange.pk]
+    counts["awaiting"] = exchange.state != ExchangeState.ANSWERED
+    if not counts["awaiting"]:
+        counts.update(services.section_counts(services.not_aided_rows(user, exchange)))
+    return counts
 
 
 def _render_exchange(
@@ -228,16 +217,16 @@ def exchange_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         )
         return redirect("jobs:detail", pk=job.pk)
     name = exchange_file.filename(exchange, fmt)
-    folder = Path(tempfile.mkdtemp(prefix="exchange-"))
-    path = folder / name
-    try:
-        services.write_exchange_file(user, exchange, fmt, path)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect("monitor:exchange_detail", pk=pk)
-    data = path.read_bytes()
-    path.unlink()
-    folder.rmdir()
+    # The file holds full resident IDs: its folder goes whatever happens (a refusal, an
+    # error half-way through writing).
+    with tempfile.TemporaryDirectory(prefix="exchange-") as folder:
+        path = Path(folder) / name
+        try:
+            services.write_exchange_file(user, exchange, fmt, path)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("monitor:exchange_detail", pk=pk)
+        data = path.read_bytes()
     response = HttpResponse(data, content_type=exchange_file.CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
@@ -295,21 +284,45 @@ def exchange_import(request: HttpRequest, pk: int) -> HttpResponse:
 # -- the 应助未助 list ----------------------------------------------------------------------
 
 
-def _unaided(request: HttpRequest, exchange: EducationExchange) -> tuple[Any, Any]:
+def _unaided(request: HttpRequest, exchange: EducationExchange) -> tuple[Any, str, Any]:
+    """The filter form, the section shown (default: the 应助未助 list itself) and the
+    not-aided rows the filters leave (every section)."""
     form = forms.UnaidedFilterForm(request.GET or None)
     filters: dict[str, str] = {}
     if form.is_valid():
         filters = {k: v for k, v in form.cleaned_data.items() if v}
         if filters.get("area") and not user_can_reach(request.user, filters["area"]):
             raise Http404
-    return form, services.unaided_rows(request.user, exchange, **filters)
+    section = filters.pop("section", "") or "unaided"
+    return form, section, services.not_aided_rows(request.user, exchange, **filters)
+
+
+def _section_links(request: HttpRequest, section: str, counts: dict[str, int]) -> list[Any]:
+    """The page's tabs: each section with its count and its link (the filters kept)."""
+    links = []
+    for code in services.SECTIONS:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["section"] = code
+        links.append(
+            {
+                "code": code,
+                "label": services.SECTION_LABELS[code],
+                "count": counts[code],
+                "query": query.urlencode(),
+                "active": code == section,
+            }
+        )
+    return links
 
 
 @login_required
 @permission_required(VIEW, raise_exception=True)
 def unaided(request: HttpRequest, pk: int) -> HttpResponse:
     exchange = _exchange(request, pk)
-    form, rows = _unaided(request, exchange)
+    form, section, not_aided = _unaided(request, exchange)
+    counts = services.section_counts(not_aided)
+    rows = not_aided.filter(services.section_filter(section))
     groups = services.unaided_by_county_and_school(rows)
     page = Paginator(
         rows.select_related("village").order_by("village_id", "school_name", "row_key"),
@@ -320,9 +333,14 @@ def unaided(request: HttpRequest, pk: int) -> HttpResponse:
         "monitor/unaided.html",
         {
             "exchange": exchange,
+            "awaiting": exchange.state != ExchangeState.ANSWERED,
             "form": form,
+            "section": section,
+            "section_label": services.SECTION_LABELS[section],
+            "row_label": services.ROW_LABELS[section],
+            "sections": _section_links(request, section, counts),
             "groups": groups,
-            "total": sum(g["children"] for g in groups),
+            "total": counts[section],
             "page": page,
             "can_export": _may_manage(request.user, exchange),
             "query": request.GET.urlencode(),
@@ -331,55 +349,14 @@ def unaided(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _xlsx_response(
-    sheets: Sequence[tuple[str, list[str], Iterable[Sequence[Any]]]], filename: str
-) -> HttpResponse:
-    """A workbook of one or more sheets in the registry exports' style: write-only, bold
-    frozen header, widths by the titles."""
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for title, headers, rows in sheets:
-        ws: Any = wb.create_sheet(title[:31])
-        ws.freeze_panes = "A2"
-        for i, text in enumerate(headers, start=1):
-            width = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-            ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 10), 40)
-        header = []
-        for text in headers:
-            cell = WriteOnlyCell(ws, value=text)
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        for row in rows:
-            ws.append([_cell(v) for v in row])
-    out = BytesIO()
-    wb.save(out)
-    response = HttpResponse(out.getvalue(), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _cell(value: Any) -> Any:
-    """Typed text a spreadsheet would run as a formula (a name "=…") stays text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
-def _yes_no(value: bool | None) -> str:
-    if value is None:
-        return _("Not answered")
-    return _("Yes") if value else _("No")
-
-
 @login_required
 @permission_required(MANAGE, raise_exception=True)
 def unaided_export(request: HttpRequest, pk: int) -> HttpResponse:
     exchange = _exchange(request, pk)
     if not _may_manage(request.user, exchange):
         raise PermissionDenied
-    _form, rows = _unaided(request, exchange)
+    _form, section, not_aided = _unaided(request, exchange)
+    rows = not_aided.filter(services.section_filter(section))
     full_id = request.user.has_perm(services.FULL_ID)
     groups = services.unaided_by_county_and_school(rows)
     names = dict(
@@ -388,15 +365,9 @@ def unaided_export(request: HttpRequest, pk: int) -> HttpResponse:
         ).values_list("code", "name")
     )
     schooling = dict(Schooling.choices)
+    label = str(services.ROW_LABELS[section])
     summary = (
-        [
-            g["county_name"],
-            g["school_name"] or _("(no school)"),
-            g["children"],
-            g["answered_no"],
-            g["not_answered"],
-        ]
-        for g in groups
+        [g["county_name"], g["school_name"] or _("(no school)"), g["children"]] for g in groups
     )
     detail = (
         [
@@ -407,15 +378,15 @@ def unaided_export(request: HttpRequest, pk: int) -> HttpResponse:
             row.id_number if full_id else row.masked_id,
             str(schooling.get(row.schooling, row.schooling)),
             row.school_name,
-            _yes_no(row.aided),
+            label,
         ]
         for row in services.iter_unaided(rows)
     )
-    return _xlsx_response(
+    return xlsx_response(
         [
             (
                 _("By county and school"),
-                [_("County"), _("School"), _("Not aided"), _("Answered no"), _("Not answered")],
+                [_("County"), _("School"), _("Children")],
                 summary,
             ),
             (
@@ -428,12 +399,12 @@ def unaided_export(request: HttpRequest, pk: int) -> HttpResponse:
                     _("Resident ID"),
                     _("Schooling"),
                     _("School"),
-                    _("Aided"),
+                    _("Answer"),
                 ],
                 detail,
             ),
         ],
-        f"unaided-{exchange.area_id}-{exchange.school_year}.xlsx",
+        f"unaided-{section}-{exchange.area_id}-{exchange.school_year}.xlsx",
     )
 
 
@@ -520,7 +491,7 @@ def health_insurance_export(request: HttpRequest) -> HttpResponse:
         ]
         for m in people.iterator(chunk_size=2000)
     )
-    return _xlsx_response(
+    return xlsx_response(
         [
             (
                 _("By area"),

@@ -233,12 +233,13 @@ def test_the_csv_file_has_a_bom_and_keeps_ids_as_text(
 # -- the answer: round trip ------------------------------------------------------------------
 
 
-def test_round_trip_the_list_is_exactly_the_children_answered_no_and_not_answered(
+def test_round_trip_the_list_is_exactly_the_children_answered_no(
     families: Any, county_user: Any, tmp_path: Path
 ) -> None:
-    """Seed 004 应助未助: export → the education department fills the answer (two aided, one
-    not aided, the others left blank) → import → the 应助未助 list holds exactly the child
-    answered 否 and the children not answered."""
+    """Seed 004 应助未助 (“按月发布……应助未助学生名单”, made of the department's feedback):
+    export → the education department fills the answer (two aided, one not aided, the
+    others left blank) → import → the 应助未助 list holds exactly the child answered 否; the
+    children not answered and the child not in school (控辍保学) are kept apart."""
     exchange = drawn(county_user)
     rows = sheet_rows(exported_xlsx(county_user, exchange, tmp_path))
     filled = answered(
@@ -264,9 +265,15 @@ def test_round_trip_the_list_is_exactly_the_children_answered_no_and_not_answere
         1,
         3,
     )
-    unaided = services.unaided_rows(county_user, exchange)
-    assert set(unaided.values_list("name", flat=True)) == SENT_IN_COUNTY - {"韦小学", "韦大学"}
-    assert set(unaided.filter(aided=False).values_list("name", flat=True)) == {"黄初中"}
+
+    def section(name: str) -> set[str]:
+        rows = services.unaided_rows(county_user, exchange, section=name)
+        return set(rows.values_list("name", flat=True))
+
+    assert section("unaided") == {"黄初中"}
+    assert section("not_answered") == {"韦学前", "蒙高中"}
+    assert section("not_in_school") == {"韦辍学"}
+    assert section("outside") == set()
     wei = ExchangeChild.objects.get(exchange=exchange, name="韦小学")
     assert (wei.school_name, wei.stage, wei.aided, wei.aid_kinds, wei.amount, wei.aid_date) == (
         "三塘镇中心小学",
@@ -427,7 +434,8 @@ def test_the_list_by_county_and_school_counts_the_children(
     families: Any, province_admin: Any, tmp_path: Path
 ) -> None:
     """Seed 004: 按月发布县（市、区）、学校应助未助学生名单 — a province's exchange, grouped by
-    county and school: 兴宁区's and 青秀区's children, answered 否 or not answered."""
+    county and school: 兴宁区's and 青秀区's children answered 否; those not answered are a
+    section of their own, grouped the same way."""
     exchange = drawn(province_admin, "45")
     rows = sheet_rows(exported_xlsx(province_admin, exchange, tmp_path))
     filled = answered(
@@ -435,16 +443,18 @@ def test_the_list_by_county_and_school_counts_the_children(
         {"韦小学": NO, "黄初中": NO, "陆小学": {**NO, "school_name": "长塘小学"}, "韦大学": AID},
     )
     assert services.import_answer(province_admin, exchange, "a.xlsx", workbook(filled)).errors == []
-    groups = services.unaided_by_county_and_school(services.unaided_rows(province_admin, exchange))
-    table = [
-        (g["county_name"], g["school_name"], g["children"], g["answered_no"], g["not_answered"])
-        for g in groups
+
+    def table(section: str) -> list[tuple[str, str, int]]:
+        rows = services.unaided_rows(province_admin, exchange, section=section)
+        groups = services.unaided_by_county_and_school(rows)
+        return [(g["county_name"], g["school_name"], g["children"]) for g in groups]
+
+    assert table("unaided") == [
+        ("兴宁区", "兴宁区第一中学", 2),  # 韦小学, 黄初中
+        ("青秀区", "长塘小学", 1),
     ]
-    assert table == [
-        ("兴宁区", "", 3, 0, 3),  # 韦辍学, 韦学前, 蒙高中
-        ("兴宁区", "兴宁区第一中学", 2, 2, 0),  # 韦小学, 黄初中
-        ("青秀区", "长塘小学", 1, 1, 0),
-    ]
+    assert table("not_answered") == [("兴宁区", "", 2)]  # 韦学前, 蒙高中
+    assert table("not_in_school") == [("兴宁区", "", 1)]  # 韦辍学
 
 
 def test_the_list_filters_and_leaves_out_households_excluded_since(
@@ -462,21 +472,24 @@ def test_the_list_filters_and_leaves_out_households_excluded_since(
         rows = services.unaided_rows(county_user, exchange, **filters)
         return set(rows.values_list("name", flat=True))
 
-    assert names(area=SANTANG) == {"韦小学", "韦大学", "韦辍学", "韦学前"}
+    assert names() == {"黄初中"}
+    assert names(section="not_answered", area=SANTANG) == {"韦小学", "韦大学", "韦学前"}
     assert names(school="第一") == {"黄初中"}
-    assert names(school="-") == SENT_IN_COUNTY - {"黄初中"}
-    assert names(stage="none") == {"韦辍学"}
-    assert names(answer="no") == {"黄初中"}
-    assert names(answer="none") == SENT_IN_COUNTY - {"黄初中"}
+    assert names(section="not_answered", school="-") == {"韦小学", "韦大学", "韦学前", "蒙高中"}
+    assert names(section="not_in_school", stage="none") == {"韦辍学"}
+    assert names(section="not_answered", stage="none") == set()
     set_status(families["meng"], "excluded")
-    assert "蒙高中" not in names()
+    assert "蒙高中" not in names(section="not_answered")
 
 
 def test_a_village_user_sees_only_his_villages_children(
-    families: Any, county_user: Any, village_viewer: Any
+    families: Any, county_user: Any, village_viewer: Any, tmp_path: Path
 ) -> None:
     """Area scoping: the county's exchange, seen from 三塘村, holds 三塘村's children only."""
     exchange = drawn(county_user)
+    rows = sheet_rows(exported_xlsx(county_user, exchange, tmp_path))
+    no = {name: NO for name in ("韦小学", "韦大学", "韦学前", "黄初中")}
+    services.import_answer(county_user, exchange, "a.xlsx", workbook(answered(rows, no)))
     rows = services.unaided_rows(village_viewer, exchange)
-    assert set(rows.values_list("name", flat=True)) == {"韦小学", "韦大学", "韦辍学", "韦学前"}
+    assert set(rows.values_list("name", flat=True)) == {"韦小学", "韦大学", "韦学前"}
     assert not services.unaided_rows(village_viewer, exchange, area="450102101").exists()

@@ -130,7 +130,10 @@ def test_import_a_good_answer_from_the_page(
     assert page.status_code == 200
     assert ExchangeChild.objects.get(name="韦小学").aided is True
     unaided = c.get(reverse("monitor:unaided", args=[exchange.pk]))
-    assert unaided.context["total"] == len(SENT_IN_COUNTY) - 1
+    assert unaided.context["total"] == 1  # 黄初中, answered 否
+    counts = {s["code"]: s["count"] for s in unaided.context["sections"]}
+    assert counts == {"unaided": 1, "not_answered": 3, "not_in_school": 1, "outside": 0}
+    assert sum(counts.values()) == len(SENT_IN_COUNTY) - 1
 
 
 def test_a_bad_answer_is_listed_on_the_page_and_nothing_is_written(
@@ -190,15 +193,17 @@ def test_a_big_exchange_file_is_made_in_the_background(
 
 
 def test_a_village_user_sees_only_his_villages_children(
-    client: Any, exchange: Any, village_viewer: Any
+    client: Any, exchange: Any, county_user: Any, village_viewer: Any
 ) -> None:
     """Area scoping: from 三塘村 the county's exchange counts and lists 三塘村's children."""
+    import_no(client, exchange, county_user, SENT_IN_COUNTY - {"韦辍学"})
     c = login(client, village_viewer)
     assert exchange in c.get(reverse("monitor:exchange_list")).context["page"].object_list
     detail = c.get(reverse("monitor:exchange_detail", args=[exchange.pk]))
     assert detail.context["counts"]["children"] == len(SANTANG_CHILDREN)
     page = c.get(reverse("monitor:unaided", args=[exchange.pk]))
-    assert {r.name for r in page.context["page"].object_list} == SANTANG_CHILDREN
+    # 韦辍学 is not in school: the 控辍保学 section, not the list.
+    assert {r.name for r in page.context["page"].object_list} == SANTANG_CHILDREN - {"韦辍学"}
     assert (
         c.get(reverse("monitor:unaided", args=[exchange.pk]), {"area": "450102101"}).status_code
         == 404
@@ -213,19 +218,44 @@ def test_an_exchange_of_another_county_is_not_found(
     assert exchange not in c.get(reverse("monitor:exchange_list")).context["page"].object_list
 
 
+def import_no(client: Any, exchange: Any, user: Any, names: set[str]) -> None:
+    """Import an answer of 否 (兴宁区第一中学) for the children named."""
+    c = login(client, user)
+    rows = xlsx_of(c.get(reverse("monitor:exchange_download", args=[exchange.pk, "xlsx"])))
+    data = workbook(answered(rows, {name: NO for name in names}))
+    url = reverse("monitor:exchange_import", args=[exchange.pk])
+    c.post(url, {"file": SimpleUploadedFile("answer.xlsx", data)})
+    exchange.refresh_from_db()
+    assert exchange.state == ExchangeState.ANSWERED
+    c.logout()
+
+
 def test_the_unaided_list_filters_and_exports(client: Any, exchange: Any, county_user: Any) -> None:
-    """Seed 004: the 应助未助 list by county and school, exportable to xlsx, with the filter."""
+    """Seed 004: the 应助未助 list by county and school, exportable to xlsx, with the filter;
+    the children not answered are a section of their own, exported the same way."""
+    import_no(client, exchange, county_user, {"韦小学", "黄初中"})
     c = login(client, county_user)
     page = c.get(reverse("monitor:unaided", args=[exchange.pk]), {"area": SANTANG})
-    assert page.context["total"] == len(SANTANG_CHILDREN)
-    assert [(g["county_name"], g["children"]) for g in page.context["groups"]] == [("兴宁区", 4)]
+    assert page.context["total"] == 1  # 韦小学
+    groups = page.context["groups"]
+    assert [(g["county_name"], g["school_name"], g["children"]) for g in groups] == [
+        ("兴宁区", "兴宁区第一中学", 1)
+    ]
     response = c.get(reverse("monitor:unaided_export", args=[exchange.pk]), {"area": SANTANG})
-    book = load_workbook(io.BytesIO(response.content))
-    summary, children = book.worksheets
-    groups = [(r[0], r[2], r[3], r[4]) for r in summary.iter_rows(min_row=2, values_only=True)]
-    assert groups == [("兴宁区", 4, 0, 4)]  # 4 not aided: none answered no, 4 not answered
-    names = {r[3] for r in children.iter_rows(min_row=2, values_only=True)}
-    assert names == SANTANG_CHILDREN
+    summary, children = load_workbook(io.BytesIO(response.content)).worksheets
+    assert [r for r in summary.iter_rows(min_row=2, values_only=True)] == [
+        ("兴宁区", "兴宁区第一中学", 1)
+    ]
+    assert [(r[3], r[7]) for r in children.iter_rows(min_row=2, values_only=True)] == [
+        ("韦小学", "反馈未资助")
+    ]
+    query = {"area": SANTANG, "section": "not_answered"}
+    page = c.get(reverse("monitor:unaided", args=[exchange.pk]), query)
+    assert {r.name for r in page.context["page"].object_list} == {"韦大学", "韦学前"}
+    response = c.get(reverse("monitor:unaided_export", args=[exchange.pk]), query)
+    children = load_workbook(io.BytesIO(response.content)).worksheets[1]
+    rows = {(r[3], r[7]) for r in children.iter_rows(min_row=2, values_only=True)}
+    assert rows == {("韦大学", "未反馈"), ("韦学前", "未反馈")}
 
 
 def test_the_health_page_and_its_export(client: Any, families: Any, county_user: Any) -> None:
