@@ -1,10 +1,13 @@
-"""Services that change areas (行政区划) — today, the poverty flags of a village.
+"""Services that change areas (行政区划) — the poverty flags of a village and of a county.
 
 DOMAIN.md §2: each village carries the flags 贫困村 (poor village) and 深度贫困村 (deep-poverty
 village: poverty incidence ≥ 20% plus other factors, Hunan). The flags are a county decision
-recorded with its reason; the division table loader (`fupin.core.divisions`) never touches
-them. Like every service (DESIGN.md "State changes only in services.py"), this one checks
-who acts, validates, writes and appends an audit entry in one transaction.
+recorded with its reason. A county carries 贫困县 (poor county): the list the difficulty
+ranking ranks (seed 000 line 142, "对贫困县摘帽，选择…8个客观指标"); national and provincial, so it
+is recorded at province level or above. The division table loader (`fupin.core.divisions`)
+never touches the flags. Like every service (DESIGN.md "State changes only in
+services.py"), each checks who acts, validates, writes and appends an audit entry in one
+transaction.
 """
 
 from __future__ import annotations
@@ -78,3 +81,48 @@ def mark_village_flags(user: Any, code: str, is_poor: bool, is_deep: bool, reaso
         reason=reason,
     )
     return village
+
+
+def _check_county_actor(user: Any, county: Area) -> None:
+    """None is the console; anyone else needs the right, the area and the province."""
+    if user is None:
+        return
+    if not user.has_perm(CHANGE_AREA):
+        raise PermissionDenied(_("You do not have the right to do this."))
+    require_area(user, county.code)
+    area = getattr(user, "area", None)
+    if not user.is_superuser and (area is None or area.level > AreaLevel.PROVINCE):
+        # The poor-county list is the state's and the province's, not the county's own.
+        raise PermissionDenied(_("Poor counties are designated at province level or above."))
+
+
+@transaction.atomic
+def mark_county_flag(user: Any, code: str, is_poor: bool, reason: str) -> Area:
+    """Set or clear a county's 贫困县 flag, with the reason (the decision's document).
+    Nothing is written, and nothing audited, when the flag already has the value."""
+    county = Area.objects.select_for_update().filter(code=code).first()
+    errors: dict[str, list[str]] = {}
+    if county is None or county.level != AreaLevel.COUNTY:
+        errors["code"] = [_("No county has the code %(code)s.") % {"code": code}]
+    if not reason.strip():
+        errors["reason"] = [_("Give the reason for this change.")]
+    if errors:
+        raise ValidationError(errors)
+    assert county is not None
+    _check_county_actor(user, county)
+    before = {"is_poor_county": county.is_poor_county}
+    after = {"is_poor_county": bool(is_poor)}
+    if before == after:
+        return county
+    county.is_poor_county = after["is_poor_county"]
+    county.save(update_fields=["is_poor_county"])
+    audit.record(
+        user=user,
+        action="core.area.county_flag",
+        obj=county,
+        area_code=county.code,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    return county

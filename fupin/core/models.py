@@ -52,6 +52,8 @@ class Area(models.Model):
     is_deep_poverty_village = models.BooleanField(
         _("deep-poverty village (深度贫困村)"), default=False
     )
+    #: A county on the poor-county list (贫困县; the ranking of seed 000 line 142 ranks them).
+    is_poor_county = models.BooleanField(_("poor county (贫困县)"), default=False)
 
     class Meta:
         verbose_name = _("area")

@@ -56,6 +56,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "support.record_support",
         "exit.manage_exit",
         "exit.record_exit",
+        # Narrowed by fupin.exit.services to administrators above the county.
+        "exit.enter_evaluation",
         "monitor.manage_monitor",
         "monitor.respond_warning",
     },
@@ -80,7 +82,8 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     Role.SUPPORT_CADRE: VIEW
     | {"registry.change_household", "support.record_support", "monitor.respond_warning"},
-    Role.EVALUATOR: VIEW | {"registry.export_household"},
+    #: The third-party evaluation's figures of a county (DOMAIN.md §10): 抽样错退, 认可度 …
+    Role.EVALUATOR: VIEW | {"registry.export_household", "exit.enter_evaluation"},
     Role.VIEWER: VIEW,
 }
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("areas/", views.area_tree, name="area_tree"),
     path("areas/<str:code>/children/", views.area_children, name="area_children"),
     path("areas/<str:code>/flags/", views.village_flags, name="village_flags"),
+    path("areas/<str:code>/county-flags/", views.county_flags, name="county_flags"),
     path("audit/", views.audit_log, name="audit_log"),
 ]

@@ -233,6 +233,45 @@ def village_flags(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
+class CountyFlagForm(forms.Form):
+    is_poor_county = forms.BooleanField(label=_("Poor county"), required=False)
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The decision this change records, e.g. the list's document number."),
+    )
+
+
+@login_required
+@permission_required("core.change_area", raise_exception=True)
+def county_flags(request: HttpRequest, code: str) -> HttpResponse:
+    """Put a county on the poor-county list (贫困县) or take it off, with the decision."""
+    county = reachable_area(request.user, code)
+    if county.level != AreaLevel.COUNTY:
+        raise Http404
+    form = CountyFlagForm(request.POST or None, initial={"is_poor_county": county.is_poor_county})
+    if request.method == "POST" and form.is_valid():
+        try:
+            area_services.mark_county_flag(
+                request.user,
+                county.code,
+                form.cleaned_data["is_poor_county"],
+                form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            apply_errors(exc, {"": form})
+        else:
+            messages.success(
+                request, _("The flags of %(village)s are saved.") % {"village": county}
+            )
+            return redirect(f"{reverse('area_tree')}?area={county.parent_id}")
+    return render(
+        request,
+        "core/county_flags.html",
+        {"county": county, "form": form, "trail": area_trail(request.user, county)},
+    )
+
+
 # -- audit log -----------------------------------------------------------------------------
 
 

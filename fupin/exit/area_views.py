@@ -10,6 +10,7 @@ the user's own (`for_user`). Facts are changed through `fupin.exit.services` onl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -125,9 +126,18 @@ def _years() -> list[int]:
 
 
 def percent(value: Any) -> str:
+    """A fraction as a percentage, truncated (never rounded up to a limit): two decimals,
+    three when it lies within 0.01 of a whole percent (where the limits are: 2%, 3%, 90%)
+    without being on it, so 2.999% never reads "3.00%" beside "met" for "below 3%"."""
     if value is None:
         return _("no data")
-    return f"{float(value) * 100:.2f}%"
+    pct = Decimal(repr(float(value))) * 100
+    places = 2
+    nearest = pct.to_integral_value()
+    if pct != nearest and abs(pct - nearest) < Decimal("0.01"):
+        places = 3
+    shown = pct.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    return f"{shown}%"
 
 
 def _number(value: float) -> str:
@@ -217,11 +227,23 @@ def _standards(check: areas.AreaCheck, year: int) -> list[dict[str, Any]]:
 
 
 def can_enter_facts(user: Any) -> bool:
-    """Who the facts pages offer to edit (the service decides): the county or above."""
-    if not user.has_perm(services.MANAGE):
-        return False
-    area = getattr(user, "area", None)
-    return bool(user.is_superuser or (area is not None and area.level <= AreaLevel.COUNTY))
+    """Who the facts pages offer to edit (the service decides): the county or above, for
+    the groups of facts `services.fact_groups_for` gives."""
+    return bool(services.fact_groups_for(user))
+
+
+#: Shown on every page and export of a past year (fupin.exit.areas, "Past years").
+AS_OF_TODAY = gettext_lazy(
+    "Poor people are counted as the registry stands today; the facts are those entered for "
+    "the year."
+)
+
+
+def _notes_sheet(board: areas.Board) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The export's notes sheet for a past year (the registry as it stands today)."""
+    if not board.past_year:
+        return []
+    return [(_("Notes"), [_("Note")], [[str(AS_OF_TODAY)]])]
 
 
 def _fact_rows(record: AreaFacts | None, level: int) -> list[dict[str, Any]]:
@@ -247,9 +269,14 @@ def _timing(board: areas.Board) -> str:
 
 
 def _xlsx(
-    title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]], name: str
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    name: str,
+    board: areas.Board | None = None,
 ) -> HttpResponse:
-    return xlsx_response([(title, headers, rows)], name)
+    notes = _notes_sheet(board) if board is not None else []
+    return xlsx_response([(title, headers, rows), *notes], name)
 
 
 # -- a village -----------------------------------------------------------------------------
@@ -301,10 +328,16 @@ def village_exit(request: HttpRequest, code: str) -> HttpResponse:
                 if user_can_reach(request.user, county)
                 else ""
             ),
-            "list_url": reverse("exit:village_list") + f"?area={village.code[:9]}&year={year}",
+            # A village cadre cannot reach his township's list (it would be a 404).
+            "list_url": (
+                reverse("exit:village_list") + f"?area={village.code[:9]}&year={year}"
+                if user_can_reach(request.user, village.code[:9])
+                else ""
+            ),
             "can_enter": can_enter_facts(request.user),
             "timing": _timing(board),
-            "past_year": year < timezone.localdate().year,
+            "past_year": board.past_year,
+            "as_of_today": AS_OF_TODAY,
         },
     )
 
@@ -419,6 +452,8 @@ def village_list(request: HttpRequest) -> HttpResponse:
             "year": board.year,
             "years": _years(),
             "timing": _timing(board),
+            "past_year": board.past_year,
+            "as_of_today": AS_OF_TODAY,
         },
     )
 
@@ -474,6 +509,7 @@ def village_export(request: HttpRequest) -> HttpResponse:
         headers,
         (cells(c) for c in rows),
         f"village-exit-{board.area.code}-{board.year}.xlsx",
+        board,
     )
 
 
@@ -548,7 +584,8 @@ def county_exit(request: HttpRequest, code: str) -> HttpResponse:
             ),
             "can_enter": can_enter_facts(request.user),
             "timing": _timing(board),
-            "past_year": year < timezone.localdate().year,
+            "past_year": board.past_year,
+            "as_of_today": AS_OF_TODAY,
         },
     )
 
@@ -652,8 +689,28 @@ def county_ranking(request: HttpRequest) -> HttpResponse:
             "trail": area_trail(request.user, board.area),
             "children": board.area.children.filter(level=AreaLevel.CITY).order_by("code"),
             "timing": _timing(board),
+            "past_year": board.past_year,
+            "as_of_today": AS_OF_TODAY,
+            "scale_note": _scale_note(ranking),
         },
     )
+
+
+def _scale_note(ranking: areas.Ranking) -> str:
+    """Which counties are ranked and what the 0–1 scale is over (seed 000 line 142)."""
+    if ranking.flagged:
+        which = _("Only the poor counties (贫困县) of the area are ranked.")
+    else:
+        which = _(
+            "No county of the area is marked as a poor county (贫困县): every county is "
+            "ranked. Mark the poor counties in the area tree to rank only them."
+        )
+    scale = _(
+        "Each indicator is scaled from 0 (easiest) to 1 (hardest) over the %(n)s counties "
+        "ranked here; a county without poor people or lacking an indicator is left out of "
+        "the scale."
+    ) % {"n": ranking.ranked}
+    return f"{which} {scale}"
 
 
 @login_required
@@ -694,6 +751,7 @@ def ranking_export(request: HttpRequest) -> HttpResponse:
         headers,
         (cells(c) for c in ranking.counties),
         f"county-difficulty-{ranking.board.area.code}-{ranking.board.year}.xlsx",
+        ranking.board,
     )
 
 
@@ -741,23 +799,51 @@ def facts_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _read_only(form: forms.AreaFactsForm, groups: frozenset[str]) -> list[str]:
+    """Disable the facts of groups the user may not enter (the evaluation's figures for the
+    county: services.fact_groups_for): shown, kept as stored, never posted."""
+    names = []
+    for group, fields in form.groups.items():
+        if group in groups:
+            continue
+        for name in fields:
+            form.fields[name].disabled = True
+            form.fields[name].help_text = (
+                _("Entered by the third-party evaluator, or by the city or the province.")
+                if group == services.EVALUATION
+                else _("Entered by the county's administrators.")
+            )
+            names.append(name)
+    return names
+
+
 @login_required
-@permission_required(services.MANAGE, raise_exception=True)
+@permission_required(VIEW, raise_exception=True)
 def facts_edit(request: HttpRequest, code: str) -> HttpResponse:
     """A village's or county's facts for a year: every fact of its level, unknown when left
-    empty, and where the values come from."""
+    empty, and where the values come from. Facts the user may not enter (the evaluation's
+    figures, for the county itself) are shown read-only."""
     area = _reachable(request, code, facts.LEVELS)
-    if not can_enter_facts(request.user):
+    groups = services.fact_groups_for(request.user)
+    if not groups:
         raise PermissionDenied(_("Village and county facts are entered by the county or above."))
     year = _year(request) if request.method == "GET" else _posted_year(request)
     record = AreaFacts.objects.filter(area=area, year=year).first()
+    initial: dict[str, Any] = {}
+    if record is not None:
+        for fact in facts.facts_for(area.level):
+            value = getattr(record, fact.name)
+            typed = ("true" if value else "false") if isinstance(value, bool) else value
+            initial[fact.name] = typed
+        initial.update(source=record.source, notes=record.notes)
     if request.method == "POST":
-        form = forms.AreaFactsForm(request.POST, level=area.level)
+        form = forms.AreaFactsForm(request.POST, initial=initial, level=area.level)
+        read_only = _read_only(form, groups)
         if form.is_valid():
             item = services.FactsInput(
                 area.code,
                 year,
-                form.values(),
+                {k: v for k, v in form.values().items() if k not in read_only},
                 form.cleaned_data["source"],
                 form.cleaned_data["notes"],
             )
@@ -774,15 +860,8 @@ def facts_edit(request: HttpRequest, code: str) -> HttpResponse:
                 page = "exit:village" if area.level == AreaLevel.VILLAGE else "exit:county"
                 return redirect(reverse(page, args=[area.code]) + f"?year={year}")
     else:
-        initial: dict[str, Any] = {}
-        if record is not None:
-            for fact in facts.facts_for(area.level):
-                value = getattr(record, fact.name)
-                initial[fact.name] = (
-                    ("true" if value else "false") if isinstance(value, bool) else value
-                )
-            initial.update(source=record.source, notes=record.notes)
         form = forms.AreaFactsForm(initial=initial, level=area.level)
+        _read_only(form, groups)
     return render(
         request,
         "exit/facts_form.html",
@@ -805,7 +884,7 @@ def _posted_year(request: HttpRequest) -> int:
 
 
 @login_required
-@permission_required(services.MANAGE, raise_exception=True)
+@permission_required(VIEW, raise_exception=True)
 def facts_import(request: HttpRequest) -> HttpResponse:
     """Facts of many villages and counties from an xlsx or CSV file: all rows or none, each
     problem with its row and column."""

@@ -22,6 +22,16 @@ figure for the county is the one the evaluation uses); without one the villages'
 used, unknown when one village's is. A village or county without facts has every fact
 unknown: its items read "no data", never a guess.
 
+**Past years.** The snapshot is the registry as it stands today: a past year's poor
+people are today's poor households, not those of 31 December of that year. Counting them
+from the status history (a household's status on a date is its last StatusChange on or
+before it) would need `write_snapshot` (fupin/registry/snapshot.py) to select households by
+that status — a second, history-sized read on every page build, and the households'
+members and incomes of that date, which the registry does not keep (only current members,
+each income by year). Until the snapshot can take a date, every page and export of a past
+year says "counted as the registry stands today" (`Board.past_year`), and the ranking for a
+past year says so at its top.
+
 No writes here. The snapshot is the user's (`for_user`), and callers check that the
 area is within the user's reach.
 """
@@ -41,6 +51,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from django.utils import timezone
 
 from engine.rules import Param
 from engine.standards import (
@@ -179,6 +190,11 @@ class Board:
 
     def get(self, code: str) -> AreaCheck | None:
         return next((r for r in self.rows if r.code == code), None)
+
+    @property
+    def past_year(self) -> bool:
+        """A past year: its poor people are counted as the registry stands today."""
+        return self.year < timezone.localdate().year
 
 
 # --------------------------------------------------------------------------------------
@@ -428,10 +444,14 @@ def _registry_extras(hf: ir.Table) -> ir.Table:
     record) and their farmland and forest (the ranking's registry-derived indicators)."""
     poor = hf.status.isin(list(POOR_STATUSES))
     relocating = poor & (hf.relocation_type.fill_null("") != "")
-    land = hf.farmland_mu.cast("float64").fill_null(0) + hf.forest_mu.cast("float64").fill_null(0)
+    # Strict, as the engine's sums (engine.standards._strict_sum): land unknown on one poor
+    # household makes the county's land unknown — the county lacks the indicator — never
+    # 0 mu, which would make it look harder than it is.
+    land = hf.farmland_mu.cast("float64") + hf.forest_mu.cast("float64")
+    unknown = (poor & land.isnull()).cast("int64").sum().fill_null(0)
     return hf.group_by("county_code").aggregate(
         relocation_people=hf.people.cast("int64").sum(where=relocating).fill_null(0),
-        land_mu=land.sum(where=poor).fill_null(0.0),
+        land_mu=ibis.ifelse(unknown > 0, ibis.null("float64"), land.sum(where=poor)),
     )
 
 
@@ -459,10 +479,10 @@ def judge_counties(user: Any, area: Area, year: int) -> Board:
         )
         extras = _registry_extras(hf)
         joined = table.left_join(extras, table.area_code == extras.county_code)
-        # A county without a poor household has nobody to relocate and no land to count.
+        # A county without a poor household has nobody to relocate; its land per poor
+        # person is unknown anyway (no poor person to divide by).
         table = joined.drop("county_code").mutate(
             relocation_people=joined.relocation_people.fill_null(0),
-            land_mu=joined.land_mu.fill_null(0.0),
         )
         rows, results = _judge(table, con, standards, params)
         timing["engine"] = time.monotonic() - started
@@ -504,8 +524,14 @@ class RankedCounty:
 class Ranking:
     board: Board
     spec: DifficultySpec | None
+    #: The counties considered: the poor counties (贫困县) when any county of the area is
+    #: flagged, else every county.
     counties: list[RankedCounty]
     seconds: float
+    #: Whether a county of the area is flagged poor (贫困县): then only those are ranked.
+    flagged: bool = False
+    #: Counties ranked: each indicator is scaled over them only.
+    ranked: int = 0
 
 
 def _campaign_lines(user: Any, codes: Sequence[str], year: int) -> dict[str, tuple[int, str]]:
@@ -567,24 +593,30 @@ def _float(value: Any) -> float | None:
 
 
 def rank(user: Any, area: Area, year: int) -> Ranking:
-    """The counties of a city or province ranked by exit difficulty (rank 1 is the hardest,
-    which exits last); a county without poor people in the registry is not ranked, nor
-    one lacking an indicator (it is listed with what it lacks)."""
+    """The poor counties (贫困县, `Area.is_poor_county`) of a city or province ranked by exit
+    difficulty (seed 000 line 142: "对贫困县摘帽，选择…8个客观指标"; rank 1 is the hardest,
+    which exits last) — every county when none of the area is flagged. A county without
+    poor people in the registry is not ranked, nor one lacking an indicator: both are left
+    out *before* the min–max scaling, so each indicator's 0 and 1 are those of the counties
+    ranked, and they are listed with why."""
     board = judge_counties(user, area, year)
     spec = _difficulty_spec(board.rules.difficulty)
     started = time.monotonic()
     if spec is None:
         return Ranking(board, None, [], 0.0)
-    lines = _campaign_lines(user, [r.code for r in board.rows], year)
+    flagged = any(c.area.is_poor_county for c in board.rows)
+    considered = [c for c in board.rows if c.area.is_poor_county or not flagged]
+    lines = _campaign_lines(user, [r.code for r in considered], year)
     columns = [i.column for i in spec.indicators]
     prepared = []
-    for check in board.rows:
+    for check in considered:
         values, origins = indicator_values(check, lines.get(check.code))
-        prepared.append((check, values, origins))
+        lacking = tuple(c for c in columns if values.get(c) is None)
+        prepared.append((check, values, origins, lacking))
     ranked_input = [
         {"county_code": c.code, **{k: v[k] for k in columns}}
-        for c, v, _o in prepared
-        if c.poor_people > 0
+        for c, v, _o, lacking in prepared
+        if c.poor_people > 0 and not lacking
     ]
     ranked: dict[str, dict[str, Any]] = {}
     if ranked_input:
@@ -596,9 +628,8 @@ def rank(user: Any, area: Area, year: int) -> Ranking:
         }
         con.disconnect()
     out = []
-    for check, values, origins in prepared:
+    for check, values, origins, lacking in prepared:
         r = ranked.get(check.code)
-        lacking = tuple(c for c in columns if values.get(c) is None)
         out.append(
             RankedCounty(
                 check=check,
@@ -614,4 +645,4 @@ def rank(user: Any, area: Area, year: int) -> Ranking:
             )
         )
     out.sort(key=lambda c: (c.rank is None, c.rank or 0, c.check.code))
-    return Ranking(board, spec, out, time.monotonic() - started)
+    return Ranking(board, spec, out, time.monotonic() - started, flagged, len(ranked))

@@ -284,6 +284,17 @@ def template(area: Area | None, year: int) -> bytes:
                 "✓" if fact.for_level(AreaLevel.COUNTY) else "",
             ]
         )
+    # The reader (python-calamine) gives a cell's value, not its number format: a cell
+    # formatted as a percentage holding 0.95 for "95%" would be read as 0.95%.
+    help_sheet.append([])
+    help_sheet.append(
+        [
+            _(
+                "Percentages (%) are numbers from 0 to 100: type 95 for 95%. A cell formatted "
+                "as a percentage holds 0.95 and is read as 0.95%: format the column as a number."
+            )
+        ]
+    )
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

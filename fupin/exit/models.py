@@ -449,6 +449,11 @@ class AreaFacts(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["area", "year"], name="exit_area_facts_once_a_year")
         ]
+        permissions = [
+            # The third-party evaluation's figures (facts.py's "evaluation" group, DOMAIN.md
+            # §10): the evaluator's, or the city's and province's, never the county's own.
+            ("enter_evaluation", "Enter the third-party evaluation's figures of a county"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.area_id} · {self.year}"

@@ -25,7 +25,8 @@ import base64
 import binascii
 import datetime as dt
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,14 +34,16 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, IntegerField, Q, Sum
+from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from engine.standards import POOR_STATUSES, Standard, shipped_standards, standard_in_force
 from fupin.core import audit
 from fupin.core.models import Area, AreaLevel
+from fupin.core.roles import Role
 from fupin.core.scoping import user_can_reach
 from fupin.core.services import require, require_area
 from fupin.exit import checks, facts, policy
@@ -1169,34 +1172,113 @@ class FactsInput:
     row: int | None = None
 
 
-def _can_enter_facts(user: Any) -> None:
-    require(user, MANAGE)
+#: The third-party evaluation's figures (facts.py's "evaluation" group) decide a county's
+#: 错退率, 漏评率 and 认可度 (DOMAIN.md §10): the evaluator enters them, or the city or the
+#: province (seed 003's 3342 spreads the sign-off over city and province), never the
+#: county whose exit they judge.
+ENTER_EVALUATION = "exit.enter_evaluation"
+EVALUATION = "evaluation"
+ALL_GROUPS: frozenset[str] = frozenset(f.group for f in facts.FACTS)
+#: PositiveIntegerField and IntegerField as every database stores them.
+INTEGER_RANGES = {
+    "PositiveIntegerField": (0, 2_147_483_647),
+    "IntegerField": (-2_147_483_648, 2_147_483_647),
+}
+
+
+def fact_groups_for(user: Any) -> frozenset[str]:
+    """The groups of facts (facts.Group) `user` may enter; empty when none.
+
+    The village form's facts and the statistics: the county's administrators or above
+    (`exit.manage_exit`). The evaluation's figures: `exit.enter_evaluation`, held at the
+    county or above, by a user above the county or with the evaluator's role.
+    """
+    if user.is_superuser:
+        return ALL_GROUPS
     area = getattr(user, "area", None)
-    if not user.is_superuser and (area is None or area.level > AreaLevel.COUNTY):
+    if area is None or area.level > AreaLevel.COUNTY:
+        return frozenset()
+    groups: set[str] = set()
+    if user.has_perm(MANAGE):
+        groups |= ALL_GROUPS - {EVALUATION}
+    if user.has_perm(ENTER_EVALUATION) and (
+        area.level < AreaLevel.COUNTY or Role.EVALUATOR in (getattr(user, "roles", None) or [])
+    ):
+        groups.add(EVALUATION)
+    return frozenset(groups)
+
+
+def _can_enter_facts(user: Any) -> frozenset[str]:
+    """The groups the user may enter; PermissionDenied when none."""
+    if not (user.has_perm(MANAGE) or user.has_perm(ENTER_EVALUATION)):
+        require(user, MANAGE)
+    groups = fact_groups_for(user)
+    if not groups:
         # The figures decide a village's exit: the village does not certify its own.
         raise PermissionDenied(_("Village and county facts are entered by the county or above."))
+    return groups
+
+
+def _group_refusal(fact: facts.Fact) -> str:
+    names = {"field": _field_label(fact.name), "column": fact.title}
+    if fact.group == EVALUATION:
+        return (
+            _(
+                "The third-party evaluation's figure “%(field)s” (%(column)s) is entered by "
+                "the evaluator or by the city or the province, not by the county it judges."
+            )
+            % names
+        )
+    return _("“%(field)s” (%(column)s) is entered by the county's administrators or above.") % names
 
 
 def _poor_people(codes: Sequence[str]) -> dict[str, int]:
-    """Registered poor people (the incidence's statuses) per area code, by one grouped
-    query over the villages."""
-    if not codes:
+    """Registered poor people (the incidence's statuses) per area code: one query grouping
+    the poor households of the codes' counties by village, summed here per code by prefix
+    (a province's import names 14,000 villages: one condition per code would not do)."""
+    wanted = set(codes)
+    if not wanted:
         return {}
-    prefixes = sorted(set(codes))
-    cond = Q()
-    for code in prefixes:
-        cond |= Q(village__code__startswith=code)
+    counties = sorted({c[:6] for c in wanted if len(c) >= 6})
+    cond = Q(county__in=counties) if counties else Q(pk__in=[])
+    for code in sorted(c for c in wanted if len(c) < 6):  # a province or city: a few at most
+        cond |= Q(village_id__startswith=code)
     rows = (
-        Household.objects.filter(cond, status__in=POOR_STATUSES)
-        .values_list("village_id")
+        Household.objects.filter(status__in=POOR_STATUSES)
+        .annotate(county=Substr("village_id", 1, 6))
+        .filter(cond)
+        .values("village_id")
         .annotate(n=Sum("people"))
+        .values_list("village_id", "n")
     )
-    out = dict.fromkeys(prefixes, 0)
+    lengths = sorted({len(c) for c in wanted})
+    out = dict.fromkeys(wanted, 0)
     for village, n in rows:
-        for code in prefixes:
-            if village.startswith(code):
-                out[code] += int(n or 0)
+        for length in lengths:
+            if village[:length] in out:
+                out[village[:length]] += int(n or 0)
     return out
+
+
+def _limit_problem(name: str, value: Any) -> str:
+    """The stored field's own limits (digits, places, the integer range): beyond them the
+    database refuses the row (PostgreSQL) or keeps what it should not."""
+    field = AreaFacts._meta.get_field(name)
+    if isinstance(field, DecimalField):
+        digits, places = field.max_digits or 0, field.decimal_places or 0
+        if Decimal(str(value)).as_tuple().exponent < -places:  # type: ignore[operator]
+            return _("Give at most %(places)s decimal places.") % {"places": places}
+        top = Decimal(10) ** (digits - places) - Decimal(1).scaleb(-places)
+        if abs(Decimal(str(value))) > top:
+            return _("The value is too large: at most %(max)s.") % {"max": f"{top:,}"}
+    elif isinstance(field, IntegerField):
+        low, high = INTEGER_RANGES.get(field.get_internal_type(), INTEGER_RANGES["IntegerField"])
+        if not low <= value <= high:
+            return _("The value lies outside %(low)s to %(high)s.") % {
+                "low": f"{low:,}",
+                "high": f"{high:,}",
+            }
+    return ""
 
 
 def _value_problem(fact: facts.Fact, value: Any) -> str:
@@ -1213,15 +1295,19 @@ def _value_problem(fact: facts.Fact, value: Any) -> str:
         return _("A percentage lies between 0 and 100.")
     if fact.kind != "score" and value < 0:
         return _("The value cannot be negative.")
-    if fact.kind in ("money", "percent") and Decimal(str(value)).as_tuple().exponent < -2:  # type: ignore[operator]
-        return _("Give at most two decimal places.")
-    return ""
+    return _limit_problem(fact.name, value)
 
 
 def _facts_problems(
-    item: FactsInput, area: Area | None, stored: AreaFacts | None, poor: int
+    item: FactsInput,
+    area: Area | None,
+    stored: AreaFacts | None,
+    poor: int,
+    groups: frozenset[str] = ALL_GROUPS,
 ) -> dict[str, list[str]]:
-    """Every problem of one input, by fact name ("area", "year", "source" for the rest)."""
+    """Every problem of one input, by fact name ("area", "year", "source" for the rest).
+    A fact of a group outside `groups` (fact_groups_for) is refused when its value would
+    change; given as stored (the template's round trip) it passes."""
     errors: dict[str, list[str]] = {}
 
     def fail(key: str, message: str) -> None:
@@ -1251,6 +1337,11 @@ def _facts_problems(
                     _("This is not a fact of a %(level)s.")
                     % {"level": AreaLevel(area.level).label.lower()},
                 )
+            continue
+        if fact.group not in groups and value != (
+            getattr(stored, name) if stored is not None else None
+        ):
+            fail(name, _group_refusal(fact))
             continue
         problem = _value_problem(fact, value)
         if problem:
@@ -1322,21 +1413,43 @@ def save_area_facts(user: Any, item: FactsInput) -> AreaFacts:
     enters them (the county or above), the level each fact belongs to, the ranges, the
     evaluation's parts within their wholes, the rural population not below the registered
     poor people; the source is required. One audit entry with what changed."""
-    _can_enter_facts(user)
+    groups = _can_enter_facts(user)
     area = Area.objects.filter(code=item.area_code).first()
-    if area is not None:
-        require_area(user, area.code)
+    if area is not None and not user_can_reach(user, area.code):
+        area = None  # "No area has the code": an area outside the user's is not told apart
     stored = (
         AreaFacts.objects.select_for_update().filter(area=area, year=item.year).first()
         if area is not None
         else None
     )
     poor = _poor_people([area.code]).get(area.code, 0) if area is not None else 0
-    errors = _facts_problems(item, area, stored, poor)
+    errors = _facts_problems(item, area, stored, poor, groups)
     if errors:
         raise ValidationError(errors)
     assert area is not None
-    return _write_facts(user, item, area, stored)
+    with _concurrent_create(area, item.year):
+        return _write_facts(user, item, area, stored)
+
+
+@contextmanager
+def _concurrent_create(area: Area, year: int) -> Iterator[None]:
+    """A record created by someone else between the read (which locks nothing when there
+    is no row yet) and this write: refused with a message, not a server error."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ValidationError(
+            {
+                "__all__": [
+                    _(
+                        "The facts of %(area)s for %(year)s were just saved by someone else: "
+                        "reload the page and enter them again."
+                    )
+                    % {"area": area.name, "year": year}
+                ]
+            }
+        ) from None
 
 
 def _row_message(row: int | None, key: str, messages: list[str]) -> list[str]:
@@ -1361,7 +1474,7 @@ def import_area_facts(user: Any, items: Sequence[FactsInput]) -> list[AreaFacts]
     every row is checked as `save_area_facts` checks one (and the same area and year twice
     in the file is refused), every problem is reported with its row and column, and
     nothing is written unless every row is right."""
-    _can_enter_facts(user)
+    groups = _can_enter_facts(user)
     if not items:
         raise ValidationError({"__all__": [_("The file has no rows of facts.")]})
     codes = {i.area_code for i in items}
@@ -1388,14 +1501,15 @@ def import_area_facts(user: Any, items: Sequence[FactsInput]) -> list[AreaFacts]
         seen[key] = item.row
         area = areas.get(item.area_code)
         if area is not None and not user_can_reach(user, area.code):
-            messages += _row_message(item.row, "area", [_("This record is outside your area.")])
-            continue
-        problems = _facts_problems(item, area, stored.get(key), poor.get(item.area_code, 0))
+            area = None  # told as an unknown code: existence outside the area is not leaked
+        problems = _facts_problems(item, area, stored.get(key), poor.get(item.area_code, 0), groups)
         for name, found in problems.items():
             messages += _row_message(item.row, name, found)
     if messages:
         raise ValidationError({"__all__": messages})
-    return [
-        _write_facts(user, item, areas[item.area_code], stored.get((item.area_code, item.year)))
-        for item in items
-    ]
+    saved = []
+    for item in items:
+        area = areas[item.area_code]
+        with _concurrent_create(area, item.year):
+            saved.append(_write_facts(user, item, area, stored.get((item.area_code, item.year))))
+    return saved

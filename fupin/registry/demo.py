@@ -51,7 +51,7 @@ from django.db.models import Count
 from stdnum import numdb
 
 from fupin.core import audit
-from fupin.core.area_services import mark_village_flags
+from fupin.core.area_services import mark_county_flag, mark_village_flags
 from fupin.core.divisions import iter_divisions, load_divisions
 from fupin.core.models import CODE_LENGTH, Area, AreaLevel, AuditEntry, User
 from fupin.core.roles import Role
@@ -1785,6 +1785,8 @@ def load_demo(
                     "地处石山区、基础设施薄弱"
                 )
             mark_village_flags(admin, code, True, deep, reason)
+        # The demo county is on the poor-county list (the province's decision: the console).
+        mark_county_flag(None, county, True, f"{DEMO_MARK}：国家扶贫开发工作重点县")
         # A person counted twice shows on both households: re-check the other side too.
         if duplicates:
             dup_ids = (

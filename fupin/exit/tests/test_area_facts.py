@@ -72,10 +72,11 @@ def test_each_fact_belongs_to_its_level(admin: Any) -> None:
     assert "Facts are entered for a village or a county" in errors(exc)["area"][0]
 
 
-def test_values_are_checked(admin: Any) -> None:
+def test_values_are_checked(admin: Any, make_user_in: Any) -> None:
+    province = make_user_in("guangxi", "45", "administrator")  # enters the evaluation's figures
     with pytest.raises(ValidationError) as exc:
         save(
-            admin,
+            province,
             "450102",
             source=" ",
             rural_population=-1,
@@ -86,7 +87,7 @@ def test_values_are_checked(admin: Any) -> None:
     assert found["rural_population"] == ["The value cannot be negative."]
     assert "Say where the values come from" in found["source"][0]
     with pytest.raises(ValidationError) as exc:
-        save(admin, "450102", sample_exited_people=100, sample_wrongly_exited_people=101)
+        save(province, "450102", sample_exited_people=100, sample_wrongly_exited_people=101)
     assert "cannot exceed" in errors(exc)["sample_wrongly_exited_people"][0]
     with pytest.raises(ValidationError) as exc:
         save(admin, safe_water_percent=Decimal("101"))
@@ -114,8 +115,10 @@ def test_only_the_county_or_above_enters_facts(admin: Any, make_user_in: Any) ->
     viewer = make_user_in("viewer", "450102", "viewer")
     with pytest.raises(PermissionDenied):
         save(viewer, rural_population=10)
-    with pytest.raises(PermissionDenied):
+    # Outside the area: told as an unknown code (review finding 8), existence not leaked.
+    with pytest.raises(ValidationError) as exc:
         save(admin, "450103100201", rural_population=10)
+    assert errors(exc)["area"] == ["No area has the code 450103100201."]
 
 
 # -- import --------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def test_import_is_all_or_nothing(admin: Any, registered: Any) -> None:
     assert "Row 4, 区划代码: No area has the code 450102999201." in found
     assert f"Row 5, 区划代码: {GUANGXI_VILLAGE_2} 2017 is also on row 2." in found
     assert "Row 6, 农村低保标准（元/人·年）: This is not a fact of a village." in found
-    assert "Row 7, 区划代码: This record is outside your area." in found
+    assert "Row 7, 区划代码: No area has the code 450103100201." in found  # outside: the same
     assert not AreaFacts.objects.exists()
 
 
