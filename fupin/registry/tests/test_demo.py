@@ -18,6 +18,8 @@ from fupin.core.divisions import iter_divisions
 from fupin.core.models import Area, AreaLevel, AuditEntry, User
 from fupin.core.testing import person
 from fupin.core.validators import parse_resident_id
+from fupin.exit.demo import YEAR
+from fupin.exit.models import AreaFacts
 from fupin.registry import demo, services
 from fupin.registry.enums import Relation
 from fupin.registry.models import Household, Member, QualityIssue, StatusChange
@@ -291,6 +293,13 @@ def test_command_prints_users_and_refuses_a_second_run(fast_demo):
     text = out.getvalue()
     assert "county_admin" in text and demo.DEMO_PASSWORD in text
     assert "village_officer" in text and "户 12/12" in text  # progress: households 12/12
+    # The village and county exit pages have facts to judge: every village and the county,
+    # the evaluation's figures entered by the evaluator, not the county (DOMAIN.md §10).
+    villages = Area.objects.filter(level=AreaLevel.VILLAGE, code__startswith=COUNTY).count()
+    facts = AreaFacts.objects.filter(year=YEAR)
+    assert facts.filter(area__level=AreaLevel.VILLAGE).count() == villages > 0
+    county_facts = facts.get(area_id=COUNTY)
+    assert county_facts.satisfied_households and county_facts.dibao_line
     with pytest.raises(CommandError, match="--reset"):
         call_command("demo", households=12, seed=1, divisions="county", stdout=StringIO())
     # `make demo` runs `fupin demo --if-empty`: a second run reports and succeeds.

@@ -20,6 +20,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from fupin.core.models import Area, User
+from fupin.exit import demo as exit_demo
+from fupin.exit.demo import YEAR as EXIT_DEMO_YEAR
+from fupin.exit.models import AreaFacts
 from fupin.identify import demo as identify_demo
 from fupin.monitor import demo as monitor_demo
 from fupin.monitor.models import WarningRun
@@ -135,6 +138,8 @@ class Command(BaseCommand):
         admin = User.objects.get(username=demo.demo_username("county_admin", result.county))
         identify_demo.load_identify_demo(result.county, admin)
         monitor_demo.load_monitor_demo(result.county, admin)
+        evaluator = User.objects.get(username=demo.demo_username("evaluator", result.county))
+        exit_demo.load_exit_demo(result.county, admin, evaluator, seed=options["seed"])
         self.report(result)
 
     def report(self, r: demo.DemoResult) -> None:
@@ -192,6 +197,12 @@ class Command(BaseCommand):
                     "orange": run.orange,
                     "yellow": run.yellow,
                 }
+            )
+        facts = AreaFacts.objects.filter(area_id__startswith=r.county, year=EXIT_DEMO_YEAR).count()
+        if facts:
+            w(
+                _("Village and county facts for %(year)s: %(n)d records (village and county exit)")
+                % {"year": EXIT_DEMO_YEAR, "n": facts}
             )
         w(_("Data-quality findings (households per rule):"))
         for rule, n in sorted(r.quality.items()):
