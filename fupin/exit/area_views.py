@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -232,18 +233,22 @@ def can_enter_facts(user: Any) -> bool:
     return bool(services.fact_groups_for(user))
 
 
-#: Shown on every page and export of a past year (fupin.exit.areas, "Past years").
-AS_OF_TODAY = gettext_lazy(
-    "Poor people are counted as the registry stands today; the facts are those entered for "
-    "the year."
-)
+def as_of_note(board: areas.Board) -> str:
+    """Shown on every page and export of a past year: whose poor people are counted
+    (fupin.exit.areas, "Past years"); empty for the current year."""
+    if board.as_of is None:
+        return ""
+    return _("Poor people as of 31 December %(year)s, from the status history.") % {
+        "year": board.as_of.year
+    }
 
 
 def _notes_sheet(board: areas.Board) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The export's notes sheet for a past year (the registry as it stands today)."""
-    if not board.past_year:
+    """The export's notes sheet for a past year (whose poor people are counted)."""
+    note = as_of_note(board)
+    if not note:
         return []
-    return [(_("Notes"), [_("Note")], [[str(AS_OF_TODAY)]])]
+    return [(_("Notes"), [_("Note")], [[note]])]
 
 
 def _fact_rows(record: AreaFacts | None, level: int) -> list[dict[str, Any]]:
@@ -279,6 +284,22 @@ def _xlsx(
     return xlsx_response([(title, headers, rows), *notes], name)
 
 
+def _judged_year(request: HttpRequest, area: Area) -> int:
+    """The year asked for; without one, the latest year (not after this one) for which
+    facts of the area, its villages or its county are entered — what a county has worked
+    on — else this year. A page judged on a year without facts shows only "no data"."""
+    if request.GET.get("year"):
+        return _year(request)
+    this_year = timezone.localdate().year
+    prefix = area.code[:6] if len(area.code) > 6 else area.code
+    latest = (
+        AreaFacts.objects.filter(area__code__startswith=prefix, year__lte=this_year)
+        .aggregate(latest=Max("year"))
+        .get("latest")
+    )
+    return int(latest) if latest else this_year
+
+
 # -- a village -----------------------------------------------------------------------------
 
 
@@ -289,7 +310,7 @@ def village_exit(request: HttpRequest, code: str) -> HttpResponse:
     composite form where the evaluation's estimates exist), every item of its province's
     village standard with the data behind it, and the facts entered."""
     village = _reachable(request, code, [AreaLevel.VILLAGE])
-    year = _year(request)
+    year = _judged_year(request, village)
     board = areas.judge_villages(request.user, village, year)
     check = board.rows[0]
     county = village.code[:6]
@@ -337,7 +358,7 @@ def village_exit(request: HttpRequest, code: str) -> HttpResponse:
             "can_enter": can_enter_facts(request.user),
             "timing": _timing(board),
             "past_year": board.past_year,
-            "as_of_today": AS_OF_TODAY,
+            "as_of_note": as_of_note(board),
         },
     )
 
@@ -371,7 +392,7 @@ def _village_board(request: HttpRequest) -> tuple[areas.Board, list[areas.AreaCh
     area = _area_param(
         request, [AreaLevel.PROVINCE, AreaLevel.CITY, AreaLevel.COUNTY, AreaLevel.TOWNSHIP]
     )
-    year = _year(request)
+    year = _judged_year(request, area)
     board = areas.judge_villages(request.user, area, year)
     scope = request.GET.get("scope", "poor")
     scope = scope if scope in ("poor", "all") else "poor"
@@ -453,7 +474,7 @@ def village_list(request: HttpRequest) -> HttpResponse:
             "years": _years(),
             "timing": _timing(board),
             "past_year": board.past_year,
-            "as_of_today": AS_OF_TODAY,
+            "as_of_note": as_of_note(board),
         },
     )
 
@@ -523,7 +544,7 @@ def county_exit(request: HttpRequest, code: str) -> HttpResponse:
     九有一低于), the incidence over its villages, and the national thresholds (composite
     incidence by region, 错退率, 漏评率, 认可度) from the evaluation's figures."""
     county = _reachable(request, code, [AreaLevel.COUNTY])
-    year = _year(request)
+    year = _judged_year(request, county)
     board = areas.judge_counties(request.user, county, year)
     check = board.rows[0]
     row = check.row
@@ -585,7 +606,7 @@ def county_exit(request: HttpRequest, code: str) -> HttpResponse:
             "can_enter": can_enter_facts(request.user),
             "timing": _timing(board),
             "past_year": board.past_year,
-            "as_of_today": AS_OF_TODAY,
+            "as_of_note": as_of_note(board),
         },
     )
 
@@ -595,7 +616,7 @@ def county_exit(request: HttpRequest, code: str) -> HttpResponse:
 
 def _ranking(request: HttpRequest) -> areas.Ranking:
     area = _area_param(request, [AreaLevel.PROVINCE, AreaLevel.CITY])
-    return areas.rank(request.user, area, _year(request))
+    return areas.rank(request.user, area, _judged_year(request, area))
 
 
 def _indicator_label(indicator: Any) -> str:
@@ -690,7 +711,7 @@ def county_ranking(request: HttpRequest) -> HttpResponse:
             "children": board.area.children.filter(level=AreaLevel.CITY).order_by("code"),
             "timing": _timing(board),
             "past_year": board.past_year,
-            "as_of_today": AS_OF_TODAY,
+            "as_of_note": as_of_note(board),
             "scale_note": _scale_note(ranking),
         },
     )
@@ -764,7 +785,7 @@ def facts_list(request: HttpRequest) -> HttpResponse:
     """The villages and counties of an area and whether their facts of the year are
     entered, with the source; links to the form, the import and the template."""
     area = _area_param(request, list(AreaLevel))
-    year = _year(request)
+    year = _judged_year(request, area)
     places = Area.objects.filter(code__startswith=area.code, level__in=list(facts.LEVELS))
     stored = {
         f.area_id: f

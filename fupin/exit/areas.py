@@ -22,15 +22,16 @@ figure for the county is the one the evaluation uses); without one the villages'
 used, unknown when one village's is. A village or county without facts has every fact
 unknown: its items read "no data", never a guess.
 
-**Past years.** The snapshot is the registry as it stands today: a past year's poor
-people are today's poor households, not those of 31 December of that year. Counting them
-from the status history (a household's status on a date is its last StatusChange on or
-before it) would need `write_snapshot` (fupin/registry/snapshot.py) to select households by
-that status — a second, history-sized read on every page build, and the households'
-members and incomes of that date, which the registry does not keep (only current members,
-each income by year). Until the snapshot can take a date, every page and export of a past
-year says "counted as the registry stands today" (`Board.past_year`), and the ranking for a
-past year says so at its top.
+**Past years.** A past year is counted as the registry stood on 31 December of it:
+`write_snapshot(..., on=31 December, year=the year)` selects the households whose status on
+that day — from the status history, every transition dated (DOMAIN.md §2) — is a poor one,
+with the members present that day and that year's income (fupin/registry/snapshot.py, "As
+of a day"). A household exited in 2017 is poor in 2016 and not in 2018; one registered in
+2018 is not poor in 2016; a member who left in 2017 counts in 2016. The current year (and a
+later one) is today's registry, as it stands. What the registry keeps no history of —
+living conditions, relocation, land, the members' health — is today's in every year; the
+pages of a past year say whose poor people they count (`Board.past_year`,
+`Board.as_of`).
 
 No writes here. The snapshot is the user's (`for_user`), and callers check that the
 area is within the user's reach.
@@ -193,8 +194,19 @@ class Board:
 
     @property
     def past_year(self) -> bool:
-        """A past year: its poor people are counted as the registry stands today."""
+        """A past year: its poor people are those of 31 December of it (`as_of`)."""
         return self.year < timezone.localdate().year
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """The day the registry is read as of: 31 December of a past year; None (today's
+        registry) for the current year or a later one."""
+        return _as_of(self.year)
+
+
+def _as_of(year: int) -> dt.date | None:
+    """31 December of a past year (module docstring, "Past years"), else None: today."""
+    return dt.date(year, 12, 31) if year < timezone.localdate().year else None
 
 
 # --------------------------------------------------------------------------------------
@@ -204,13 +216,22 @@ class Board:
 
 @contextmanager
 def _poor_snapshot(
-    user: Any, area_code: str, timing: dict[str, float], counted: list[int]
+    user: Any, area_code: str, year: int, timing: dict[str, float], counted: list[int]
 ) -> Iterator[tuple[Any, ir.Table, ir.Table]]:
     """A DuckDB connection and the household facts (engine.standards.household_facts) of
-    the area's poor households as the user may see them, from one snapshot."""
+    the area's poor households as the user may see them, from one snapshot: today's, or
+    for a past year as of its 31 December with its income (module docstring)."""
     started = time.monotonic()
+    on = _as_of(year)
     with tempfile.TemporaryDirectory(prefix="fupin-exit-") as folder:
-        written = write_snapshot(user, area_code, folder, statuses=POOR_STATUSES)
+        written = write_snapshot(
+            user,
+            area_code,
+            folder,
+            statuses=POOR_STATUSES,
+            on=on,
+            year=None if on is None else year,
+        )
         counted.append(written["households"])
         timing["snapshot"] = time.monotonic() - started
         con = ibis.duckdb.connect()
@@ -357,7 +378,7 @@ def judge_villages(user: Any, area: Area, year: int) -> Board:
     ]
     timing: dict[str, float] = {}
     counted: list[int] = []
-    with _poor_snapshot(user, area.code, timing, counted) as (con, households, members):
+    with _poor_snapshot(user, area.code, year, timing, counted) as (con, households, members):
         started = time.monotonic()
         hf = household_facts(households, members, on)
         table = area_facts(
@@ -468,7 +489,7 @@ def judge_counties(user: Any, area: Area, year: int) -> Board:
     records = _records(area.code, AreaLevel.COUNTY, year)
     timing: dict[str, float] = {}
     counted: list[int] = []
-    with _poor_snapshot(user, area.code, timing, counted) as (con, households, members):
+    with _poor_snapshot(user, area.code, year, timing, counted) as (con, households, members):
         started = time.monotonic()
         own, provenance = _county_rows(counties, area.code, year, con)
         hf = household_facts(households, members, on)

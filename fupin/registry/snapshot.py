@@ -18,7 +18,8 @@ exit and return-to-poverty jobs read (issue 7).
 
 What differs from a generated directory: `household_id` is the registry's primary key and
 `person_id` the member's (so a job's results can be written back by key), and only
-current members are written (those who left the household are not in `people` either).
+current members are written (those who left the household are not in `people` either; with
+`on=`, those present that day).
 
 **Which income.** By default each household's latest year — the year the registry's own
 `income_year` and `per_capita_income` describe, so the snapshot agrees with the household
@@ -31,6 +32,37 @@ half up).
 `Household.objects.for_user(user).in_area(area_code)` and the same for members — an area
 outside the user's own gives an empty snapshot (with every column), never someone else's
 households. `statuses=` keeps the households at those stages of the life cycle.
+
+**As of a day.** With `on=` the snapshot describes the registry on that day (DOMAIN.md
+§2: every transition is dated), so a past year's poor people are that year's:
+
+- A household's status on the day is the `to_status` of its last StatusChange dated on or
+  before it (ties: the later recorded, highest primary key); `status_date` is that change's
+  date. A household whose changes all come after the day had no status on record yet (it
+  was at most surveyed, perhaps not even that): its life-cycle columns are null and it is
+  never among `statuses=`. A household with no StatusChange at all has today's status
+  and status date: the services record a change for every move along the life cycle
+  (`transition_household`, `transition_many`; the demo goes through them), and only
+  creation (`create_household`, `import_households`, `fupin load`) writes a status
+  without one — "surveyed", the start of the cycle — so such a household has had its
+  status since it was recorded. Rows written straight to the table without history (old
+  data, fixtures) are read the same way: as they stand.
+- `identification_year` is the stored year once the household's first identifying step
+  (a transition with `sets_identification_year` in policy/lifecycle.toml) lies on or before
+  the day, else null; `exit_year` is the year of its last exiting step (`sets_exit_year`)
+  on or before the day, null when its exits all come later. Without such steps in its
+  history (or without history), the stored year if not after the day's year.
+- Members are those present on the day: not left (`left_on` null or after the day) and
+  born by then (`birth_date`, from the resident ID). The registry keeps no date a member
+  joined, so someone added later who was born before the day is counted as present.
+  `people` is the count of members written for the household, in households.parquet
+  and incomes.parquet alike.
+- incomes.parquet keeps the years up to the day's year. The income of households.parquet
+  is still the `year=` asked (pass the day's year) or else each household's latest.
+- Every other field — living conditions, causes, relocation, the members' health and
+  insurance — is as it stands today: the registry keeps no history of them.
+
+Without `on` nothing of this applies and the files are those of today's registry.
 
 **Size.** The rows of a `values_list` queryset (one LEFT JOIN for the income) are read
 through Django's chunked cursor as the driver returns them, `CHUNK` at a time — no model
@@ -64,12 +96,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.db import connection, models, transaction
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, ExtractYear
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fupin.registry.lifecycle import transitions
 from fupin.registry.loading import H_FIELDS, HOUSEHOLDS_FILE, INCOME_FIELDS, M_FIELDS, MEMBERS_FILE
-from fupin.registry.models import Household, HouseholdIncome, Member
+from fupin.registry.models import Household, HouseholdIncome, Member, StatusChange
 
 #: Rows per read from the database and per Parquet row group.
 CHUNK = 20_000
@@ -230,6 +275,80 @@ def _consistent_read() -> Iterator[None]:
         yield
 
 
+def _present(on: dt.date) -> Q:
+    """Members present on `on`: not left by then (left on a later day or not at all) and born
+    by then."""
+    return (Q(left_on__isnull=True) | Q(left_on__gt=on)) & Q(birth_date__lte=on)
+
+
+def _people_on(on: dt.date, household: str) -> Coalesce:
+    """The members present on `on` of the household `household` (an OuterRef path) names."""
+    present = (
+        Member.objects.filter(_present(on), household_id=OuterRef(household))
+        .order_by()
+        .values("household_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(
+        Subquery(present, output_field=models.PositiveSmallIntegerField()),
+        Value(0),
+        output_field=models.PositiveSmallIntegerField(),
+    )
+
+
+def _status_on(on: dt.date, household: str, stored: str) -> Case:
+    """The status on `on` of the household `household` (an OuterRef path) names: the
+    `to_status` of its last change on or before the day; null when its changes all come
+    later; its stored status (`stored`) when it has no change at all (module docstring)."""
+    history = StatusChange.objects.filter(household_id=OuterRef(household))
+    last = history.filter(date__lte=on).order_by("-date", "-pk")
+    return Case(
+        When(~Exists(history), then=F(stored)),
+        default=Subquery(last.values("to_status")[:1]),
+        output_field=models.CharField(),
+    )
+
+
+def _life_cycle_on(on: dt.date) -> dict[str, Any]:
+    """LIFE_CYCLE as of `on`, as expressions over a household queryset (module docstring,
+    "As of a day"); which steps set the years is the life cycle's policy."""
+    history = StatusChange.objects.filter(household_id=OuterRef("pk"))
+    last = history.filter(date__lte=on).order_by("-date", "-pk")
+    steps = transitions().values()
+    identifying = [t.name for t in steps if t.sets_identification_year]
+    exiting = [t.name for t in steps if t.sets_exit_year]
+    year = models.PositiveSmallIntegerField()
+    exit_year = Cast(ExtractYear("date"), models.SmallIntegerField())
+    return {
+        "status": _status_on(on, "pk", "status"),
+        "status_date": Case(
+            When(~Exists(history), then=F("status_date")),
+            default=Subquery(last.values("date")[:1]),
+            output_field=models.DateField(),
+        ),
+        "identification_year": Case(
+            When(Exists(last.filter(transition__in=identifying)), then=F("identification_year")),
+            When(
+                ~Exists(history.filter(transition__in=identifying))
+                & Q(identification_year__lte=on.year),
+                then=F("identification_year"),
+            ),
+            default=Value(None),
+            output_field=year,
+        ),
+        "exit_year": Case(
+            When(
+                Exists(history.filter(transition__in=exiting)),
+                then=Subquery(last.filter(transition__in=exiting).values(y=exit_year)[:1]),
+            ),
+            When(exit_year__lte=on.year, then=F("exit_year")),
+            default=Value(None),
+            output_field=year,
+        ),
+    }
+
+
 def write_snapshot(
     user: Any,
     area_code: str,
@@ -238,17 +357,48 @@ def write_snapshot(
     *,
     year: int | None = None,
     statuses: Iterable[str] | None = None,
+    on: dt.date | None = None,
     chunk: int = CHUNK,
 ) -> dict[str, int]:
     """Write the snapshot of `area_code`'s households visible to `user` (module docstring),
     only those whose status is one of `statuses` if given; returns the number of households
-    and members written."""
-    households_in = Household.objects.for_user(user).in_area(area_code)
-    members_in = Member.objects.for_user(user).in_area(area_code)
-    if statuses is not None:
-        wanted = [str(s) for s in statuses]
-        households_in = households_in.filter(status__in=wanted)
-        members_in = members_in.filter(household__status__in=wanted)
+    and members written.
+
+    With `on`, the registry as it stood that day ("As of a day"): the households whose
+    status on the day is one of `statuses` (a household whose first change comes after the
+    day had none then, and is left out), their life cycle of that day, the members present
+    that day and `people` counted over them."""
+    # Any: annotated as of a day, the querysets carry the snapshot_ names.
+    households_in: models.QuerySet[Any] = Household.objects.for_user(user).in_area(area_code)
+    members_in: models.QuerySet[Any] = Member.objects.for_user(user).in_area(area_code)
+    incomes_in: models.QuerySet[Any] = HouseholdIncome.objects.for_user(user).in_area(area_code)
+    wanted = None if statuses is None else [str(s) for s in statuses]
+    # The names read for `people` and the life cycle: the stored fields, or as of `on`.
+    people, life, income_people = "people", list(LIFE_CYCLE), "household__people"
+    if on is None:
+        members_in = members_in.filter(left_on__isnull=True)
+        if wanted is not None:
+            households_in = households_in.filter(status__in=wanted)
+            members_in = members_in.filter(household__status__in=wanted)
+            incomes_in = incomes_in.filter(household__status__in=wanted)
+    else:
+        cycle = _life_cycle_on(on)
+        as_of = {f"snapshot_{name}": cycle[name] for name in LIFE_CYCLE}
+        households_in = households_in.annotate(snapshot_people=_people_on(on, "pk"), **as_of)
+        members_in = members_in.filter(_present(on))
+        incomes_in = incomes_in.filter(year__lte=on.year).annotate(
+            snapshot_people=_people_on(on, "household_id")
+        )
+        people, life, income_people = "snapshot_people", list(as_of), "snapshot_people"
+        if wanted is not None:
+            households_in = households_in.filter(snapshot_status__in=wanted)
+            status = _status_on(on, "household_id", "household__status")
+            members_in = members_in.annotate(snapshot_status=status).filter(
+                snapshot_status__in=wanted
+            )
+            incomes_in = incomes_in.annotate(snapshot_status=status).filter(
+                snapshot_status__in=wanted
+            )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     h_schema, m_schema = _schemas()
@@ -256,26 +406,31 @@ def write_snapshot(
         "fupin.snapshot_area": area_code,
         "fupin.snapshot_at": timezone.now().astimezone(dt.UTC).isoformat(timespec="seconds"),
     }
-    incomes_in = HouseholdIncome.objects.for_user(user).in_area(area_code)
-    if statuses is not None:
-        incomes_in = incomes_in.filter(household__status__in=wanted)
+    if on is not None:
+        meta["fupin.snapshot_on"] = on.isoformat()
     files = (HOUSEHOLDS_FILE, MEMBERS_FILE, INCOMES_FILE)
     tmp = {name: out / f".{name}.part" for name in files}
     try:
         with _consistent_read():
-            households, last_id, people = _write_households(
-                households_in, tmp[HOUSEHOLDS_FILE], h_schema, meta, year, chunk, progress
+            households, last_id, people_sum = _write_households(
+                households_in,
+                tmp[HOUSEHOLDS_FILE],
+                h_schema,
+                meta,
+                (year, people, life),
+                chunk,
+                progress,
             )
             members = _write_members(
                 members_in,
                 tmp[MEMBERS_FILE],
                 m_schema,
                 meta,
-                (last_id, households, people),
+                (last_id, households, people_sum),
                 chunk,
                 progress,
             )
-            _write_incomes(incomes_in, tmp[INCOMES_FILE], meta, last_id, chunk)
+            _write_incomes(incomes_in, tmp[INCOMES_FILE], meta, (last_id, income_people), chunk)
     except BaseException:
         for path in tmp.values():
             path.unlink(missing_ok=True)
@@ -298,12 +453,14 @@ def _write_households(
     path: Path,
     schema: pa.Schema,
     meta: dict[str, str],
-    year: int | None,
+    read_as: tuple[int | None, str, list[str]],
     chunk: int,
     progress: Progress | None,
 ) -> tuple[int, int, int]:
     """households.parquet; returns the households written, the last primary key and the
-    sum of `people` (the members to expect)."""
+    sum of `people` (the members to expect). `read_as`: the income year, and the names
+    `people` and the life cycle are read under (the stored fields, or as of a day)."""
+    year, people_as, life_as = read_as
     # One LEFT JOIN to the year's income: the household's own latest year by default.
     same_year = Q(incomes__year=year) if year is not None else Q(incomes__year=F("income_year"))
     total = scoped.count()
@@ -313,12 +470,12 @@ def _write_households(
         .values_list(
             "pk",
             "village_id",
-            "people",
+            people_as,
             *H_FIELDS,
             "snapshot_income__year",
             *(f"snapshot_income__{name}" for name in INCOME_FIELDS),
             "per_capita_income",
-            *LIFE_CYCLE,
+            *life_as,
         )
     )
     read = [name for name in H_SNAPSHOT if name != "county_code"]
@@ -362,10 +519,11 @@ def _write_members(
     chunk: int,
     progress: Progress | None,
 ) -> int:
-    """members.parquet: the current members of the households written, by household."""
+    """members.parquet: the members in `scoped` (current ones, or those present on a day) of
+    the households written, by household."""
     last_id, households, expected = written
     queryset = (
-        scoped.filter(left_on__isnull=True, household_id__lte=last_id)
+        scoped.filter(household_id__lte=last_id)
         .order_by("household_id", "relation", "birth_date", "pk")
         .values_list("pk", "household_id", *M_SNAPSHOT)
     )
@@ -398,17 +556,19 @@ def _write_incomes(
     scoped: models.QuerySet[HouseholdIncome],
     path: Path,
     meta: dict[str, str],
-    last_id: int,
+    read_as: tuple[int, str],
     chunk: int,
 ) -> None:
     """incomes.parquet: every recorded year of the households written, net and per person
-    as the services compute them (per person of the household's current size: the registry
-    keeps no size per year)."""
+    as the services compute them (per person of the household's current size, or its size
+    on the snapshot's day: the registry keeps no size per year). `read_as`: the last
+    household written and the name `people` is read under."""
+    last_id, people_as = read_as
     schema = _incomes_schema()
     queryset = (
         scoped.filter(household_id__lte=last_id)
         .order_by("household_id", "year")
-        .values_list("household_id", "year", "household__people", *INCOME_FIELDS)
+        .values_list("household_id", "year", people_as, *INCOME_FIELDS)
     )
     read = ["household_id", "year", "people", *INCOME_FIELDS]
     writer = _writer(path, schema)

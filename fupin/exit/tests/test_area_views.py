@@ -15,6 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from fupin.core.models import Area
@@ -240,3 +241,22 @@ def test_menu_links_land_each_user_on_his_level(villages: Any, make_user_in: Any
     assert page.status_code == 302
     assert page["Location"].startswith(reverse("exit:county", args=["450102"]))
     assert client(villages).get(reverse("exit:village_list")).status_code == 200
+
+
+def test_pages_open_on_the_latest_year_with_facts(villages: Any) -> None:
+    """Without a year asked for, the village, list, county and facts pages judge the latest
+    year (not after this one) for which the area's facts are entered — a county working on
+    2017's figures sees 2017, not an empty current year; a year asked for wins."""
+    c = client(villages)
+    for url in (
+        reverse("exit:village", args=[GUANGXI_VILLAGE]),
+        reverse("exit:village_list") + "?area=450102",
+        reverse("exit:county", args=["450102"]),
+        reverse("exit:facts_list") + "?area=450102",
+    ):
+        assert c.get(url).context["year"] == YEAR, url
+    asked = c.get(reverse("exit:village", args=[GUANGXI_VILLAGE]) + "?year=2018")
+    assert asked.context["year"] == 2018
+    AreaFacts.objects.all().delete()
+    this_year = c.get(reverse("exit:village", args=[GUANGXI_VILLAGE])).context["year"]
+    assert this_year == timezone.localdate().year

@@ -198,7 +198,9 @@ class Command(BaseCommand):
                     "yellow": run.yellow,
                 }
             )
-        facts = AreaFacts.objects.filter(area_id__startswith=r.county, year=EXIT_DEMO_YEAR).count()
+        facts = AreaFacts.objects.filter(
+            area__code__startswith=r.county, year=EXIT_DEMO_YEAR
+        ).count()
         if facts:
             w(
                 _("Village and county facts for %(year)s: %(n)d records (village and county exit)")
