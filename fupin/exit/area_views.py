@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Max
@@ -28,7 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from engine.standards import POOR_STATUSES, REGISTRY_AREA_FACTS, ItemResult
 from fupin.core.forms import apply_errors
-from fupin.core.models import Area, AreaLevel
+from fupin.core.models import Area, AreaLevel, AuditEntry
 from fupin.core.scoping import area_prefix, user_can_reach
 from fupin.core.sheets import XLSX, xlsx_response
 from fupin.core.views import area_trail
@@ -284,6 +285,27 @@ def _xlsx(
     return xlsx_response([(title, headers, rows), *notes], name)
 
 
+#: How long a judged list is kept for the pages that sort, page and export it (seconds).
+BOARD_SECONDS = 600
+
+
+def _remembered(
+    kind: str, request: HttpRequest, area: Area, year: int, compute: Callable[..., Any]
+) -> Any:
+    """A judged list (all the villages of a province, the county ranking) computed once for
+    the sorting, paging and export clicks that follow, instead of a registry snapshot and an
+    engine run per click. Every change goes through an audited service, so the newest audit
+    entry's number is in the key: any change anywhere computes it again. The user is in the
+    key too: what is read is the user's (`for_user`)."""
+    stamp = AuditEntry.objects.aggregate(last=Max("pk"))["last"] or 0
+    key = f"fupin:exit:{kind}:{request.user.pk}:{area.code}:{year}:{stamp}"
+    found = cache.get(key)
+    if found is None:
+        found = compute(request.user, area, year)
+        cache.set(key, found, BOARD_SECONDS)
+    return found
+
+
 def _judged_year(request: HttpRequest, area: Area) -> int:
     """The year asked for; without one, the latest year (not after this one) for which
     facts of the area, its villages or its county are entered — what a county has worked
@@ -393,7 +415,7 @@ def _village_board(request: HttpRequest) -> tuple[areas.Board, list[areas.AreaCh
         request, [AreaLevel.PROVINCE, AreaLevel.CITY, AreaLevel.COUNTY, AreaLevel.TOWNSHIP]
     )
     year = _judged_year(request, area)
-    board = areas.judge_villages(request.user, area, year)
+    board = _remembered("villages", request, area, year, areas.judge_villages)
     scope = request.GET.get("scope", "poor")
     scope = scope if scope in ("poor", "all") else "poor"
     rows = board.rows if scope == "all" else [r for r in board.rows if r.area.is_poor_village]
@@ -616,7 +638,7 @@ def county_exit(request: HttpRequest, code: str) -> HttpResponse:
 
 def _ranking(request: HttpRequest) -> areas.Ranking:
     area = _area_param(request, [AreaLevel.PROVINCE, AreaLevel.CITY])
-    return areas.rank(request.user, area, _judged_year(request, area))
+    return _remembered("ranking", request, area, _judged_year(request, area), areas.rank)
 
 
 def _indicator_label(indicator: Any) -> str:

@@ -260,3 +260,31 @@ def test_pages_open_on_the_latest_year_with_facts(villages: Any) -> None:
     AreaFacts.objects.all().delete()
     this_year = c.get(reverse("exit:village", args=[GUANGXI_VILLAGE])).context["year"]
     assert this_year == timezone.localdate().year
+
+
+def test_a_judged_list_is_computed_once_until_something_changes(
+    villages: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sorting, paging and exporting the village list reuse the judged list instead of a
+    registry snapshot per click; entering facts (an audited change) computes it again."""
+    from fupin.exit import areas as exit_areas
+
+    calls: list[str] = []
+    real = exit_areas.judge_villages
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append("judge")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exit_areas, "judge_villages", counting)
+    c = client(villages)
+    base = reverse("exit:village_list") + "?area=450102&year=2017"
+    first = c.get(base)
+    assert c.get(base + "&sort=-incidence").status_code == 200
+    assert c.get(reverse("exit:village_export") + "?area=450102&year=2017").status_code == 200
+    assert calls == ["judge"]
+    enter(villages, GUANGXI_VILLAGE, rural_population=40)
+    again = c.get(base)
+    assert calls == ["judge", "judge"]
+    assert first.context["board"].get(GUANGXI_VILLAGE) is not None
+    assert again.context["board"].get(GUANGXI_VILLAGE).row["rural_population"] == 40
