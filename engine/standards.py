@@ -495,19 +495,18 @@ def household_facts(
     compulsory_ages: tuple[int, int] = COMPULSORY_AGES,
 ) -> ir.Table:
     """Households with engine.score.member_facts and the EXIT_FACTS added (ages on `on`);
-    a household without members gets 0. A fact the household table already has is kept."""
+    a household without (current) members gets null — unknown, never "0 uninsured, 0 out of
+    school", which would read 三保障 as met for nobody. A fact the household table already
+    has is kept."""
     base = with_member_facts(households, members)
     facts = exit_facts(members, on, compulsory_ages)
     new = [c for c in EXIT_FACTS if c not in base.columns]
     if not new:
         return base
     joined = base.left_join(facts.select("household_id", "member_rows", *new), "household_id")
-    # No member row: nothing to count, 0. A null from exit_facts is kept: it means unknown.
-    no_members = joined.member_rows.isnull()
-    return joined.select(
-        *base.columns,
-        **{c: ibis.ifelse(no_members, 0, joined[c]).cast("int64") for c in new},
-    )
+    # No member row: nothing to judge the household's people by — null (no data), as is a
+    # null from exit_facts (unknown).
+    return joined.select(*base.columns, **{c: joined[c].cast("int64") for c in new})
 
 
 # ======================================================================================

@@ -585,10 +585,13 @@ def test_out_of_school_children(con: Any) -> None:
 
 
 def test_uninsured_people_and_a_household_without_members(con: Any) -> None:
+    """DOMAIN.md §5 三保障: a household with no current member has nobody to judge — its
+    member facts are unknown (null → "no data"), not 0 uninsured and 0 out of school, which
+    read as met (review of household exit, item 11)."""
     got = facts_of(con, [ADULT, UNINSURED, UNINSURED])
     assert got["uninsured_people"] == 2
     empty = facts_of(con, [])
-    assert {k: empty[k] for k in EXIT_FACTS} == dict.fromkeys(EXIT_FACTS, 0)
+    assert {k: empty[k] for k in EXIT_FACTS} == dict.fromkeys(EXIT_FACTS, None)
     assert empty["labour_people"] == 0  # engine.score.member_facts, also 0
 
 

@@ -1,12 +1,12 @@
 """A household judged by the exit standards of its province (DOMAIN.md §5), from registry data.
 
-The facts are the registry's: the household's own fields, its current members, its latest
-income (per-capita net income and year), the year it was registered, its status, the income
-of the year before, the support measures of the year (fupin/support Measure) and the
-county's 低保 line where the policy has one. They go to the engine (`engine.standards`):
-`evaluate_household` for one household's page, `household_facts` + `evaluate` over a table
-for many at once (a round's proposals, a guard over a county's announcement) — the same
-expressions either way.
+The facts are the registry's: the household's own fields, its current members, its income
+of the judged year and of the year before (per-capita net income), the year it was
+registered, its status, the support measures of the year (fupin/support Measure) and the
+county's 低保 line (the county's AreaFacts for the year, else the policy's). They go to
+the engine (`engine.standards`): `evaluate_household` for one household's page,
+`household_facts` + `evaluate` over a table for many at once (a round's proposals, a
+guard, a county's announcement) — the same expressions either way.
 
 No Django writes here, and no scoping: callers pass the households a user may see.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -38,6 +38,7 @@ from engine.standards import (
     verdict,
 )
 from fupin.exit import policy
+from fupin.identify.policy import poverty_lines
 from fupin.registry.loading import H_FIELDS, M_FIELDS
 from fupin.registry.models import Household, HouseholdIncome, Member
 
@@ -51,10 +52,17 @@ def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
+def line_of(year: int) -> Decimal | None:
+    """The national line of exactly `year` (fupin/identify/policy/poverty_lines.toml): a
+    year without its own line has none here — the income items read "no data" rather than
+    another year's line."""
+    return poverty_lines().get(year)
+
+
 def params_for(year: int) -> dict[str, Param]:
     """The parameters every household standard may read; without a line for the year the
     income items read "no data" rather than a guess."""
-    line = policy.poverty_line(year)
+    line = line_of(year)
     params: dict[str, Param] = {"year": year}
     if line is not None:
         params["poverty_line"] = float(line)
@@ -71,6 +79,15 @@ def judged_on(year: int, today: dt.date | None = None) -> dt.date:
 # Facts
 # --------------------------------------------------------------------------------------
 
+#: Ids per `__in` query: a county's round names tens of thousands of households, and
+#: SQLite and PostgreSQL both take a thousand parameters at ease.
+CHUNK = 1000
+
+
+def chunks(ids: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i : i + size])
+
 
 def _measures(household_ids: Sequence[int], year: int) -> dict[int, tuple[int, int]]:
     """Per household: measures of its plan running in `year` (not dropped), and of those
@@ -78,44 +95,64 @@ def _measures(household_ids: Sequence[int], year: int) -> dict[int, tuple[int, i
     from fupin.support.models import Measure, MeasureStatus
 
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    rows = (
-        Measure.objects.filter(plan__household_id__in=household_ids, starts_on__lte=end)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=start))
-        .exclude(status=MeasureStatus.DROPPED)
-        .values_list("plan__household_id", "result")
-    )
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for hid, result in rows:
-        counts[hid][0] += 1
-        counts[hid][1] += int(bool(result.strip()))
+    for part in chunks(household_ids):
+        rows = (
+            Measure.objects.filter(plan__household_id__in=part, starts_on__lte=end)
+            .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=start))
+            .exclude(status=MeasureStatus.DROPPED)
+            .values_list("plan__household_id", "result")
+        )
+        for hid, result in rows:
+            counts[hid][0] += 1
+            counts[hid][1] += int(bool(result.strip()))
     return {hid: (n, r) for hid, (n, r) in counts.items()}
 
 
-def _previous_incomes(households: Sequence[Mapping[str, Any]]) -> dict[int, float | None]:
-    """Per-capita net income of the year before each household's latest income year, over
-    its current members, computed as the registry computes the latest (net ÷ people)."""
-    wanted = {h["household_id"]: h["income_year"] - 1 for h in households if h["income_year"]}
-    if not wanted:
-        return {}
-    incomes = HouseholdIncome.objects.filter(
-        household_id__in=list(wanted), year__in=set(wanted.values())
-    )
-    people = {h["household_id"]: h["people"] for h in households}
-    out: dict[int, float | None] = {}
-    for income in incomes:
-        hid = income.household_id
-        if wanted.get(hid) != income.year or not people.get(hid):
-            continue
-        per_capita = (income.net / people[hid]).quantize(Decimal("0.01"), ROUND_HALF_UP)
-        out[hid] = float(per_capita)
+def _incomes(people: Mapping[int, int], year: int) -> dict[tuple[int, int], float]:
+    """Per-capita net income of `year` and of the year before, per (household, year), over
+    the household's current members, computed as the registry computes the latest
+    (net ÷ people). A year without an income row is absent: the item reads no data."""
+    out: dict[tuple[int, int], float] = {}
+    for part in chunks(list(people)):
+        for income in HouseholdIncome.objects.filter(
+            household_id__in=part, year__in=[year - 1, year]
+        ):
+            n = people.get(income.household_id)
+            if not n:
+                continue
+            per_capita = (income.net / n).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            out[(income.household_id, income.year)] = float(per_capita)
     return out
+
+
+def _dibao_lines(counties: set[str], year: int) -> dict[str, Decimal]:
+    """The 低保 line each county entered for `year` (AreaFacts.dibao_line, the village and
+    county facts the county keeps)."""
+    from fupin.exit.models import AreaFacts
+
+    rows = (
+        AreaFacts.objects.filter(area_id__in=sorted(counties), year=year)
+        .exclude(dibao_line__isnull=True)
+        .values_list("area_id", "dibao_line")
+    )
+    return {area: line for area, line in rows if line is not None}
+
+
+def dibao_line(village_code: str, year: int, entered: Mapping[str, Decimal]) -> Decimal | None:
+    """The household's county's 低保 line for `year`: the county's own figure (AreaFacts)
+    first, else the policy's row (exit.toml `dibao_line`), else none."""
+    line = entered.get(village_code[:6])
+    return line if line is not None else policy.dibao_line(village_code, year)
 
 
 def facts_for(
     households: Iterable[Household], year: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The household rows (fields and the platform's extra columns) and the current members'
-    rows of these households, as plain values keyed by `household_id`."""
+    rows of these households, as plain values keyed by `household_id`. The income is the
+    judged year's (`per_capita_income`, `income_year`) and the year before's (`income_prev`),
+    never the latest of another year."""
     rows = []
     for h in households:
         row: dict[str, Any] = {name: _plain(getattr(h, name)) for name in HOUSEHOLD_FIELDS}
@@ -125,27 +162,30 @@ def facts_for(
             village_code=h.village_id,
             county_code=h.village_id[:6],
             people=h.people,
-            income_year=h.income_year,
-            per_capita_income=_plain(h.per_capita_income),
             identification_year=h.identification_year,
             status=h.status,
         )
         rows.append(row)
     ids = [r["household_id"] for r in rows]
     measures = _measures(ids, year)
-    previous = _previous_incomes(rows)
+    incomes = _incomes({r["household_id"]: r["people"] for r in rows}, year)
+    entered = _dibao_lines({r["county_code"] for r in rows}, year)
     for row in rows:
         hid = row["household_id"]
         row["measures_this_year"], row["measures_with_result_this_year"] = measures.get(hid, (0, 0))
-        row["income_prev"] = previous.get(hid)
-        line = policy.dibao_line(row["village_code"], year)
+        row["per_capita_income"] = incomes.get((hid, year))
+        row["income_year"] = year if (hid, year) in incomes else None
+        row["income_prev"] = incomes.get((hid, year - 1))
+        line = dibao_line(row["village_code"], year, entered)
         row["dibao_line"] = float(line) if line is not None else None
-    members = [
-        {"household_id": m["household_id"], **{k: m[k] for k in MEMBER_FIELDS}}
-        for m in Member.objects.filter(household_id__in=ids, left_on__isnull=True)
-        .order_by("household_id", "pk")
-        .values("household_id", *MEMBER_FIELDS)
-    ]
+    members = []
+    for part in chunks(ids):
+        members += [
+            {"household_id": m["household_id"], **{k: m[k] for k in MEMBER_FIELDS}}
+            for m in Member.objects.filter(household_id__in=part, left_on__isnull=True)
+            .order_by("household_id", "pk")
+            .values("household_id", *MEMBER_FIELDS)
+        ]
     return rows, members
 
 
@@ -236,7 +276,7 @@ def check_household(
         household=household,
         year=year,
         on=on,
-        poverty_line=policy.poverty_line(year),
+        poverty_line=line_of(year),
         rules=rules,
         standards=checks,
         missing=missing,

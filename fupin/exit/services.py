@@ -46,7 +46,7 @@ from fupin.core.models import Area, AreaLevel
 from fupin.core.roles import Role
 from fupin.core.scoping import user_can_reach
 from fupin.core.services import require, require_area
-from fupin.exit import checks, facts, policy
+from fupin.exit import checks, facts, guards, policy
 from fupin.exit.models import (
     Acceptance,
     AcceptanceSignature,
@@ -139,7 +139,7 @@ def open_round(
     if not 2014 <= year <= _today().year + 1:
         errors["year"] = [_("The year must lie between 2014 and next year.")]
         year = _today().year
-    line = policy.poverty_line(year)
+    line = checks.line_of(year)
     if line is None:
         errors["year"] = [_("No poverty line is known for this year.")]
     rules = policy.rules_for(area_code)
@@ -230,6 +230,80 @@ def _data_met(results: Sequence[Mapping[str, str]]) -> bool:
     return all(r["outcome"] in ("met", "to_confirm") for r in results)
 
 
+def _item_label(item: Any) -> str:
+    return item.label if policy.chinese() else item.label_en
+
+
+def _items_text(results: Sequence[Any]) -> str:
+    return "; ".join(
+        f"{_item_label(r.item)} [{r.evidence}]" if r.evidence else _item_label(r.item)
+        for r in results
+    )
+
+
+def _blocking_standard(round_: ExitRound, on: dt.date) -> Standard | None:
+    """The province's blocking standard (exit.toml `block_proposal`, Hunan's eight
+    situations) in the version in force on `on`, or None."""
+    code = policy.rules_for(round_.area_id).block_proposal
+    if not code:
+        return None
+    try:
+        return standard_in_force(code, on)
+    except LookupError:
+        return None
+
+
+def data_problems(
+    round_: ExitRound,
+    households: Sequence[Household],
+    on: dt.date,
+    *,
+    blocking_no_data: bool,
+    only_blocking: bool = False,
+) -> dict[int, list[str]]:
+    """What the registry's data say against each household's exit on `on`, judged on the
+    round's year: an item not met on any of the round's standards or on the province's
+    blocking standard in force that day; with `blocking_no_data`, also an item of the
+    blocking standard without data (Hunan's procedure has no step that checks it at the
+    household: 一律不得退出 needs the data to show the situation is not the household's).
+    With `only_blocking`, the blocking standard alone (a cadre's proposal may stand on data
+    the registry has not caught up with yet, except for the blocking situations).
+    Household id → messages naming the household, the standard and the items."""
+    if not households:
+        return {}
+    year = round_.year
+    judged = checks.judged_on(year, on)
+    standards = [] if only_blocking else list(round_standards(round_))
+    blocking = _blocking_standard(round_, on)
+    if blocking is not None and not any(
+        s.code == blocking.code and s.version == blocking.version for s in standards
+    ):
+        standards.append(blocking)
+    out: dict[int, list[str]] = {}
+    by_pk = {h.pk: h for h in households}
+    for standard in standards:
+        is_blocking = blocking is not None and standard.code == blocking.code
+        name = standard.name if policy.chinese() else standard.name_en
+        for hid, results in checks.evaluate_many(households, standard, year, judged).items():
+            bad = [r for r in results if r.outcome == "not_met"]
+            if bad:
+                out.setdefault(hid, []).append(
+                    _("Household %(code)s: the data show %(items)s not met (%(standard)s).")
+                    % {"code": by_pk[hid].code, "items": _items_text(bad), "standard": name}
+                )
+            missing = [r for r in results if r.outcome == "no_data"]
+            if is_blocking and blocking_no_data and missing:
+                out.setdefault(hid, []).append(
+                    _(
+                        "Household %(code)s: no data for %(items)s (%(standard)s): a household "
+                        "in one of these situations may not exit; enter the data in the "
+                        "registry first."
+                    )
+                    % {"code": by_pk[hid].code, "items": _items_text(missing), "standard": name}
+                )
+    return out
+
+
 def _check_open_village(round_: ExitRound, village_code: str, errors: list[str], code: str) -> None:
     started = ExitStepRecord.objects.filter(round=round_, step_index=0)
     if any(village_code.startswith(r.area_id) for r in started):
@@ -281,9 +355,10 @@ def propose_from_standard(user: Any, round_: ExitRound, *, date: dt.date | None 
         "round": round_.name,
         "standards": ", ".join(s.name for s in round_standards(round_)),
     }
-    registry_services.transition_many(
-        user, [("propose_exit", {h.pk: date for h in chosen})], reason=reason
-    )
+    with guards.round_year(round_.year):
+        registry_services.transition_many(
+            user, [("propose_exit", {h.pk: date for h in chosen})], reason=reason
+        )
     RoundHousehold.objects.bulk_create(
         [
             RoundHousehold(
@@ -337,13 +412,14 @@ def propose_household(
     if date > _today():
         raise _fail("date", _("The date cannot be in the future."))
     household = Household.objects.get(pk=household.pk)
-    if household.status == HouseholdStatus.EXIT_PROPOSED:
-        elsewhere = RoundHousehold.objects.filter(
-            household=household, on_list=True, exited=False
-        ).exclude(round__status=RoundStatus.ANNOUNCED)
-        if elsewhere.exists():
-            errors.append(_("This household is on the list of another open round."))
-    elif household.status != HouseholdStatus.REGISTERED:
+    # On another open round's list, whatever its status (a cancelled exit leaves the list
+    # only by that round's decision or at its next step).
+    elsewhere = RoundHousehold.objects.filter(
+        household=household, on_list=True, exited=False
+    ).exclude(round__status=RoundStatus.ANNOUNCED)
+    if elsewhere.exists():
+        errors.append(_("This household is on the list of another open round."))
+    if household.status not in (HouseholdStatus.EXIT_PROPOSED, HouseholdStatus.REGISTERED):
         errors.append(
             _("A household that is %(status)s cannot be proposed for exit.")
             % {"status": household.get_status_display()}
@@ -352,11 +428,17 @@ def propose_household(
     if errors:
         raise ValidationError({"household": errors})
     on = checks.judged_on(round_.year, date)
+    # The blocking situations on the round's year (Hunan: 一律不得退出), also for a household
+    # already proposed outside a round, which takes no `propose_exit` (and so no guard) here.
+    refused = data_problems(round_, [household], date, blocking_no_data=False, only_blocking=True)
+    if refused.get(household.pk):
+        raise ValidationError({"household": refused[household.pk]})
     results = _round_results(round_, [household], on)[household.pk]
     if household.status == HouseholdStatus.REGISTERED:
-        registry_services.transition_household(
-            user, household, "propose_exit", reason=reason.strip(), date=date
-        )
+        with guards.round_year(round_.year):
+            registry_services.transition_household(
+                user, household, "propose_exit", reason=reason.strip(), date=date
+            )
     proposed = RoundHousehold.objects.create(
         round=round_,
         household=household,
@@ -432,7 +514,10 @@ def _check_signoffs(
     signoffs: Sequence[SignoffInput],
     date: dt.date,
     err: Any,
+    earliest: dt.date | None = None,
 ) -> None:
+    """Every party of the chain signed (name, date, scan), on or after the step before
+    (`earliest`) and not after the record's date."""
     chain = round_.signoff_chain(step_code)
     assert chain is not None  # open_round copies the chain of every sign-off step
     given = {s.party: s for s in signoffs}
@@ -447,6 +532,12 @@ def _check_signoffs(
             err(
                 "signoffs",
                 _("%(post)s signed after the record's date.") % {"post": party.label},
+            )
+        elif earliest is not None and s.signed_on < earliest:
+            err(
+                "signoffs",
+                _("%(post)s signed before the previous step (%(date)s).")
+                % {"post": party.label, "date": earliest},
             )
         if s is None or s.scan is None:
             missing.append(_("scan"))
@@ -541,6 +632,9 @@ def record_step(
     )
     if not covered:
         raise _fail("area", _("No household of %(area)s is in this round.") % {"area": area})
+    # A household excluded or whose exit was cancelled on the registry since it was
+    # proposed leaves the list here, by a written decision (_moved_on_registry).
+    moved = _moved_on_registry(covered)
     previous_records = _previous_records(round_, step_index, area_code)
     if step_index > 0 and steps[step_index - 1].kind == "notice":
         for notice in previous_records:
@@ -586,6 +680,8 @@ def record_step(
                 "decisions",
                 _("Household %(id)s: a decision needs its written reason.") % {"id": code},
             )
+        if d.on_list and d.round_household_id in moved:
+            err("decisions", moved[d.round_household_id])
         if d.on_list and not target.on_list:
             err(
                 "decisions",
@@ -599,6 +695,7 @@ def record_step(
                 % {"step": step.label},
             )
     removals = {d.round_household_id: d.reason.strip() for d in decisions if not d.on_list}
+    removals.update(moved)
     acceptances: dict[int, Acceptance] = {
         a.round_household_id: a for a in Acceptance.objects.filter(round_household__in=covered)
     }
@@ -618,14 +715,27 @@ def record_step(
             found = acceptances.get(c.pk)
             if c.on_list and c.pk not in removals and found is not None and not found.all_met:
                 removals[c.pk] = _unmet_reason(found)
+        checked = [a.checked_on for a in acceptances.values()]
+        if checked and date < max(checked):
+            err(
+                "date",
+                _("The date cannot be before the last acceptance form (%(date)s).")
+                % {"date": max(checked)},
+            )
+        # The data again: an item the form found met that the registry now shows not met
+        # is corrected in the registry (or the household taken off) before the step.
+        staying = [c.household for c in covered if c.on_list and c.pk not in removals]
+        for found_problems in data_problems(round_, staying, date, blocking_no_data=False).values():
+            for message in found_problems:
+                err("step", message)
     if step.kind == "signoff":
-        _check_signoffs(round_, step.code, signoffs, date, err)
+        _check_signoffs(round_, step.code, signoffs, date, err, last)
     elif signoffs:
         err("signoffs", _("Only a sign-off step takes signatures of officials."))
     if step.kind == "announcement" and round_.has_acceptance:
         for c in covered:
             found = acceptances.get(c.pk)
-            if c.on_list and (found is None or not found.all_met):
+            if c.on_list and c.pk not in removals and (found is None or not found.all_met):
                 err(
                     "step",
                     _(
@@ -637,7 +747,12 @@ def record_step(
     if step.kind == "announcement":
         if not user.has_perm(lifecycle.transitions()["exit"].permission):
             err("step", _("The announcement makes the households exit: a reviewer records it."))
-        _check_exitable([c for c in covered if c.on_list], errors)
+        # The data again, on the announcement day: a household that fell into one of the
+        # situations after its proposal does not exit (seed 000, Hunan 一律不得退出).
+        staying = [c.household for c in covered if c.on_list and c.pk not in removals]
+        for problems in data_problems(round_, staying, date, blocking_no_data=True).values():
+            for message in problems:
+                err("step", message)
     if errors:
         raise ValidationError(errors)
 
@@ -674,8 +789,9 @@ def record_step(
         c.on_list = False
     RoundHousehold.objects.bulk_update(taken_off, ["on_list"])
     RoundHousehold.objects.filter(pk__in=by_id).update(steps_done=step_index + 1)
-    if taken_off:
-        _cancel(user, round_, record, {c.household_id: removals[c.pk] for c in taken_off})
+    cancelled = [c for c in taken_off if c.pk not in moved]
+    if cancelled:
+        _cancel(user, round_, record, {c.household_id: removals[c.pk] for c in cancelled})
     if round_.status == RoundStatus.OPEN:
         round_.status = RoundStatus.IN_PROCEDURE
     audit.record(
@@ -695,6 +811,8 @@ def record_step(
                 for d in decisions
             },
             "taken_off": {str(c.household_id): removals[c.pk] for c in taken_off},
+            "taken_off_by_registry": sorted(by_id[pk].household_id for pk in moved),
+            **({"exit_year": round_.year} if step.kind == "announcement" else {}),
         },
     )
     if step.kind == "announcement":
@@ -732,21 +850,40 @@ def _store_signoffs(
     return kept
 
 
-def _check_exitable(on_list: Sequence[RoundHousehold], errors: dict[str, list[str]]) -> None:
-    ids = [c.household_id for c in on_list]
-    moved = (
-        Household.objects.filter(pk__in=ids)
-        .exclude(status=HouseholdStatus.EXIT_PROPOSED)
-        .values_list("code", "status")
-    )
-    for code, status in moved[:20]:
-        errors.setdefault("step", []).append(
-            _(
-                "Household %(code)s is now %(status)s and can no longer exit in this round; "
-                "take it off the list at a review first."
-            )
-            % {"code": code, "status": HouseholdStatus(status).label}
-        )
+def _transition_label(name: str) -> str:
+    found = lifecycle.transitions().get(name)
+    return found.label if found is not None else name
+
+
+def _moved_on_registry(covered: Sequence[RoundHousehold]) -> dict[int, str]:
+    """Households on the list that are no longer proposed for exit on the registry (excluded
+    after a data comparison, their exit cancelled on the household page): round household
+    id → the written reason they leave the list, naming the registry's step, its date and
+    its reason.
+
+    Why the list follows the registry rather than the registry waiting for the round: an
+    exclusion (剔除) or a cancelled exit is the county's own decision, taken with its evidence
+    and audited on the household; holding it back until the round ends would keep a
+    household the county has found ineligible on an exit list, and a round whose list names
+    a household that can no longer exit could never be announced."""
+    on_list = {c.household_id: c for c in covered if c.on_list}
+    if not on_list:
+        return {}
+    out: dict[int, str] = {}
+    for part in checks.chunks(sorted(on_list)):
+        moved = Household.objects.filter(pk__in=part).exclude(status=HouseholdStatus.EXIT_PROPOSED)
+        for h in moved:
+            change = h.status_changes.order_by("-date", "-id").first()
+            out[on_list[h.pk].pk] = _(
+                "Taken off the list automatically: on the registry the household is now "
+                "%(status)s (“%(step)s” on %(date)s: %(reason)s)."
+            ) % {
+                "status": h.get_status_display(),
+                "step": _transition_label(change.transition) if change is not None else "",
+                "date": h.status_date.isoformat() if h.status_date else "",
+                "reason": change.reason if change is not None else "",
+            }
+    return out
 
 
 def _cancel(user: Any, round_: ExitRound, record: ExitStepRecord, reasons: dict[int, str]) -> None:
@@ -771,7 +908,8 @@ def _exit(
     on_list: Sequence[RoundHousehold],
     signatures: Sequence[Attachment],
 ) -> None:
-    """The announcement: the households still on the list exit (脱贫), dated the record."""
+    """The announcement: the households still on the list exit (脱贫), dated the record,
+    counted as exits of the round's year (`exit_year`)."""
     if not on_list:
         return
     reason = _("%(round)s: exit announced by %(area)s on %(date)s") % {
@@ -779,11 +917,18 @@ def _exit(
         "area": record.area,
         "date": record.date,
     }
-    registry_services.transition_many(
-        user,
-        [("exit", {c.household_id: record.date for c in on_list})],
-        reason=reason,
-        attachments=signatures,
+    ids = [c.household_id for c in on_list]
+    with guards.announcing(ids):
+        registry_services.transition_many(
+            user,
+            [("exit", {hid: record.date for hid in ids})],
+            reason=reason,
+            attachments=signatures,
+        )
+    # The exits count for the round's year (a 2017 round announced in January 2018 makes
+    # 2017 exits), not the announcement's: the registry's `exit` sets the date's year.
+    Household.objects.filter(pk__in=ids).exclude(exit_year=round_.year).update(
+        exit_year=round_.year
     )
     RoundHousehold.objects.filter(pk__in=[c.pk for c in on_list]).update(exited=True)
 
@@ -1030,6 +1175,23 @@ def record_acceptance(
                 f"item_{item.code}",
                 _("“%(item)s” is not met: say what was found.") % {"item": label},
             )
+    # A data item the registry shows not met is not "met" on the form: the registry is
+    # corrected first (the form and the registry never disagree on the household's data).
+    judged = checks.evaluate_many(
+        [household], standard, round_.year, checks.judged_on(round_.year, checked_on)
+    ).get(household.pk, [])
+    for r in judged:
+        found = items.get(r.item.code)
+        if r.item.kind == "data" and r.outcome == "not_met" and found is not None and found.met:
+            label = r.item.label if policy.chinese() else r.item.label_en
+            err(
+                f"item_{r.item.code}",
+                _(
+                    "“%(item)s”: the registry shows it not met (%(evidence)s). Correct the "
+                    "household's data in the registry first, or record the item as not met."
+                )
+                % {"item": label, "evidence": r.evidence},
+            )
     unknown = sorted(set(items) - {i.code for i in standard.items})
     if unknown:
         err("items", _("Unknown item %(codes)s.") % {"codes": ", ".join(unknown)})
@@ -1117,9 +1279,9 @@ def record_acceptance(
 
 
 def exit_date(household: Household) -> dt.date | None:
-    """The day of the household's last exit (its `exit` status change)."""
-    change = household.status_changes.filter(transition="exit").order_by("-date", "-id").first()
-    return change.date if change is not None else None
+    """The day of the household's last exit (its `exit` status change): the close guard's
+    date too."""
+    return guards.exit_date(household)
 
 
 def consolidation_timeline(household: Household) -> policy.Timeline | None:
@@ -1133,11 +1295,16 @@ def consolidation_timeline(household: Household) -> policy.Timeline | None:
     return policy.timeline(exited_on, consolidation) if consolidation is not None else None
 
 
-def confirmed_items(household: Household) -> dict[str, dict[str, tuple[bool, str]]]:
-    """What the latest completed acceptance form found on the confirm items, by standard:
-    the household page counts them as checked."""
+def confirmed_items(household: Household, year: int) -> dict[str, dict[str, tuple[bool, str]]]:
+    """What the completed acceptance form of a round of `year` found on the confirm items,
+    by standard: the household page for that year counts them as checked. Only a form of
+    the household still on that round's list or exited by it: a form of another year, or
+    of a household taken off the list, confirms nothing now."""
     acceptance = (
-        Acceptance.objects.filter(round_household__household=household)
+        Acceptance.objects.filter(
+            round_household__household=household, round_household__round__year=year
+        )
+        .filter(Q(round_household__on_list=True) | Q(round_household__exited=True))
         .order_by("-checked_on", "-id")
         .first()
     )

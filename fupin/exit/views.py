@@ -221,7 +221,9 @@ def household_exit(request: HttpRequest, pk: int) -> HttpResponse:
     and what blocks exit; its consolidation timeline after exit; the rounds it was in."""
     household = Household.objects.select_related("village").get_for_user(request.user, pk=pk)
     year = _year(request)
-    check = checks.check_household(household, year, confirmed=services.confirmed_items(household))
+    check = checks.check_household(
+        household, year, confirmed=services.confirmed_items(household, year)
+    )
     zh = policy.chinese()
     standards = [
         {

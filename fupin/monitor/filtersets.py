@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import django_filters
@@ -23,15 +24,25 @@ from fupin.monitor.models import (
 
 
 def rule_choices() -> list[tuple[str, str]]:
-    """The rules of the warnings stored (whatever rules file raised them), by label."""
+    """The rules of every rules file the policy names (policy/warnings.toml), by label:
+    read from the files (cached), not from the stored warnings."""
     from django.utils.translation import get_language
 
     zh = (get_language() or "zh-hans").startswith("zh")
-    rows = RiskWarning.objects.order_by("rule").values_list("rule", "rule_label", "rule_label_en")
     seen: dict[str, str] = {}
-    for code, label, label_en in rows.distinct():
-        seen.setdefault(code, label if zh else label_en)
+    for rules in _policy_rules():
+        for rule in rules.rules:
+            seen.setdefault(rule.code, rule.label if zh else rule.label_en)
     return sorted(seen.items())
+
+
+@cache
+def _policy_rules() -> tuple[Any, ...]:
+    from engine.warnings import load_rules
+    from fupin.monitor import policy
+
+    paths = sorted({choice.path for choice in policy.warnings().provinces})
+    return tuple(load_rules(path) for path in paths)
 
 
 def _area(qs: QuerySet, name: str, value: str) -> QuerySet:

@@ -237,7 +237,10 @@ class EndMonitoringForm(forms.Form):
         from fupin.monitor.models import CaseEnd
 
         super().__init__(*args, **kwargs)
-        self.fields["end_reason"].choices = CaseEnd.choices  # type: ignore[attr-defined]
+        # "Returned to poverty" is set only by a return case's county decision.
+        self.fields["end_reason"].choices = [  # type: ignore[attr-defined]
+            (value, label) for value, label in CaseEnd.choices if value != CaseEnd.RETURNED
+        ]
         self.fields["ended_on"].initial = timezone.localdate()
 
 

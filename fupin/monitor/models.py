@@ -299,6 +299,10 @@ class WarningRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    #: When the registry snapshot the run evaluated was read: a run clears (ends) only the
+    #: warnings last raised by a run whose snapshot is older than its own, so a run whose
+    #: data was read before another stored never undoes what that other one saw.
+    snapshot_at = models.DateTimeField(_("data read at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     objects = ScopedQuerySet.as_manager()
@@ -318,6 +322,8 @@ class WarningState(models.TextChoices):
     DISMISSED = "dismissed", _("Dismissed")  # 已排除
     RETURNED = "returned", _("Return case opened")  # 转入返贫认定
     CLEARED = "cleared", _("Cleared (condition ended)")  # 已解除（风险消除）
+    #: An open warning whose condition ended after its deadline had passed, unanswered.
+    LAPSED = "lapsed", _("Ended unanswered after its deadline")  # 逾期未处置后解除
 
 
 class RiskWarning(models.Model):
@@ -345,8 +351,14 @@ class RiskWarning(models.Model):
     )
     risk = models.CharField(_("risk"), max_length=20, choices=RiskType.choices)
     response = models.CharField(_("response asked"), max_length=8, choices=ResponseKind.choices)
-    #: `name=value; …` for every value the rule read (engine.warnings).
+    #: `name=value; …` for every value the rule read (engine.warnings), as first raised:
+    #: "the data that raised it" never changes; `last_evidence`/`last_level` follow the later
+    #: runs while the warning is open.
     evidence = models.TextField(_("evidence"))
+    last_evidence = models.TextField(_("latest evidence"), blank=True)
+    last_level = models.CharField(
+        _("latest level"), max_length=6, choices=WarningLevel.choices, blank=True
+    )
     first_raised_on = models.DateField(_("raised on"))
     last_raised_on = models.DateField(_("last raised on"))
     due_on = models.DateField(_("response due"))
@@ -375,6 +387,8 @@ class RiskWarning(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    #: Answered (or dismissed) after its deadline: closed on a local day after `due_on`.
+    late = models.BooleanField(_("answered late"), default=False)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -479,6 +493,9 @@ class ReturnState(models.TextChoices):
     OPEN = "open", _("Under check")  # 认定中
     CONFIRMED = "confirmed", _("Return confirmed")  # 认定返贫
     REJECTED = "rejected", _("Not a return")  # 不予认定
+    #: The household's status changed outside the procedure (e.g. it was excluded): the
+    #: case cannot be decided any more and is withdrawn, with the reason.
+    WITHDRAWN = "withdrawn", _("Withdrawn")  # 已撤销
 
 
 class ReturnCase(models.Model):
@@ -513,6 +530,7 @@ class ReturnCase(models.Model):
     )
     opened_at = models.DateTimeField(_("opened"), auto_now_add=True)
     closed_on = models.DateField(_("decided on"), null=True, blank=True)
+    withdraw_reason = models.TextField(_("why it was withdrawn"), blank=True)
 
     objects = ScopedQuerySet.as_manager()
 
@@ -573,3 +591,33 @@ class ReturnStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.code}"
+
+
+class EventImport(models.Model):
+    """A department's file of risk events imported for an area: the same file (by its
+    SHA-256) is not imported twice for the area, so its events are never counted twice."""
+
+    area_lookup = "area__code"
+
+    area = models.ForeignKey(Area, verbose_name=_("area"), on_delete=models.PROTECT)
+    sha256 = models.CharField(max_length=64)
+    file_name = models.CharField(_("file"), max_length=200)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    events = models.PositiveIntegerField(_("events"), default=0)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    imported_at = models.DateTimeField(_("imported"), auto_now_add=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("event file import")
+        verbose_name_plural = _("event file imports")
+        ordering = ["-imported_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "sha256"], name="one_import_per_file_and_area")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} {self.file_name}"

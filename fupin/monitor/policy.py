@@ -215,6 +215,9 @@ class WarningPolicy:
     provinces: tuple[RulesChoice, ...]
     event_kinds: tuple[EventKindSpelling, ...] = ()
     event_sources: tuple[str, ...] = ()
+    #: A responded or dismissed warning whose condition lasts is raised again, as a new
+    #: warning, this many days after it was closed.
+    reraise_after_days: int = 90
 
     def event_kind(self, code: str) -> EventKindSpelling | None:
         return next((k for k in self.event_kinds if k.code == code), None)
@@ -270,7 +273,15 @@ def parse_warnings(text: str, source: str = "warnings.toml") -> WarningPolicy:
         tuple(rows),
         tuple(kinds),
         tuple(data.get("event_sources", ())),
+        _reraise_after(data, source),
     )
+
+
+def _reraise_after(data: dict[str, Any], source: str) -> int:
+    value = data.get("reraise_after_days")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{source}: reraise_after_days must be a whole number of days, at least 1")
+    return value
 
 
 @cache
@@ -305,6 +316,18 @@ def parse_return(text: str, source: str = "return.toml") -> dict[str, Any]:
                     "a right of any role"
                 )
             step["permission"] = permission
+            highest = row.get("highest", "")
+            if highest and highest not in ("village", "township", "county"):
+                raise ValueError(f"{source}: {raw['code']} step {i + 1}: highest {highest!r}")
+            recorder = row.get("not_recorder_of", "")
+            if recorder not in ("", "previous", "any"):
+                raise ValueError(
+                    f"{source}: {raw['code']} step {i + 1}: not_recorder_of {recorder!r}"
+                )
+            if highest:
+                step["highest"] = highest
+            if recorder:
+                step["not_recorder_of"] = recorder
         result[raw["code"]] = procedure
     if not result:
         raise ValueError(f"{source}: no [[procedure]]")

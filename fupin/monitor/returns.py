@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from fupin.core import audit
 from fupin.core.services import require, require_area
 from fupin.identify.policy import STEP_LEVELS
-from fupin.monitor import policy
+from fupin.monitor import guards, policy
 from fupin.monitor.models import (
     CaseEnd,
     MonitoringCase,
@@ -62,6 +62,11 @@ class StepSpec:
     label_en: str
     label_zh: str
     permission: str
+    #: The highest level a recording user's area may be ("" = no limit; policy/return.toml).
+    highest: str = ""
+    #: "previous": not the user who recorded the step before; "any": none of the steps
+    #: before; "" = no rule.
+    not_recorder_of: str = ""
 
     @property
     def label(self) -> str:
@@ -74,7 +79,17 @@ class StepSpec:
 
 def steps_of(case: ReturnCase) -> list[StepSpec]:
     return [
-        StepSpec(i, s["code"], s["kind"], s["level"], s["label_en"], s["label_zh"], s["permission"])
+        StepSpec(
+            i,
+            s["code"],
+            s["kind"],
+            s["level"],
+            s["label_en"],
+            s["label_zh"],
+            s["permission"],
+            s.get("highest", ""),
+            s.get("not_recorder_of", ""),
+        )
         for i, s in enumerate(case.procedure["steps"])
     ]
 
@@ -97,8 +112,8 @@ def can_open(household: Household) -> bool:
 
 
 def may_record(user: Any, step: StepSpec, household: Household) -> bool:
-    """The step's permission, and an area of the step's level or above that holds the
-    household (superusers: everywhere)."""
+    """The step's permission, and an area of the step's level or above (up to the step's
+    `highest` level, when it has one) that holds the household (superusers: everywhere)."""
     if not user.has_perm(step.permission):
         return False
     if user.is_superuser:
@@ -107,8 +122,39 @@ def may_record(user: Any, step: StepSpec, household: Household) -> bool:
     return (
         bool(code)
         and len(code) <= STEP_LEVELS[step.level]
+        and (not step.highest or len(code) >= STEP_LEVELS[step.highest])
         and household.village_id.startswith(code)
     )
+
+
+def _level_refusal(step: StepSpec) -> str:
+    if step.highest and step.highest != step.level:
+        return _(
+            "“%(step)s” is recorded by a user of the %(level)s or the %(highest)s with the "
+            "right to."
+        ) % {"step": step.label, "level": _level(step.level), "highest": _level(step.highest)}
+    if step.highest:
+        return _("“%(step)s” is recorded by a user of the %(level)s with the right to.") % {
+            "step": step.label,
+            "level": _level(step.level),
+        }
+    return _("“%(step)s” is recorded by a user of the %(level)s or above with the right to.") % {
+        "step": step.label,
+        "level": _level(step.level),
+    }
+
+
+def _same_recorder(user: Any, step: StepSpec, done: list[Any]) -> str:
+    """Refusal when the step must be recorded by someone else (policy/return.toml)."""
+    if step.not_recorder_of == "previous" and done and done[-1].recorded_by_id == user.pk:
+        return _(
+            "“%(step)s” is recorded by another user than the one who recorded the step before."
+        ) % {"step": step.label}
+    if step.not_recorder_of == "any" and any(s.recorded_by_id == user.pk for s in done):
+        return _(
+            "“%(step)s” is recorded by a user who recorded none of the case's earlier steps."
+        ) % {"step": step.label}
+    return ""
 
 
 @transaction.atomic
@@ -227,10 +273,10 @@ def record_step(
     steps = steps_of(current)
     step = steps[current.steps_done]
     if code != step.code:
-        done = [s.code for s in steps[: current.steps_done]]
+        recorded = [s.code for s in steps[: current.steps_done]]
         message = (
             _("“%(step)s” has already been recorded.")
-            if code in done
+            if code in recorded
             else _("The next step is “%(next)s”: steps are recorded in order, none skipped.")
         )
         given = next((s for s in steps if s.code == code), None)
@@ -238,20 +284,26 @@ def record_step(
             {"step": [message % {"step": given.label if given else code, "next": step.label}]}
         )
     if not may_record(user, step, household):
-        raise PermissionDenied(
-            _("“%(step)s” is recorded by a user of the %(level)s or above with the right to.")
-            % {"step": step.label, "level": _level(step.level)}
-        )
+        raise PermissionDenied(_level_refusal(step))
+    done = list(current.steps.order_by("index"))
+    refusal = _same_recorder(user, step, done)
+    if refusal:
+        raise PermissionDenied(refusal)
     errors: dict[str, list[str]] = {}
     if outcome not in Outcome.values:
         errors["outcome"] = [_("Choose whether the step passed.")]
     if not (note or "").strip():
         errors["note"] = [_("Write what the step found.")]
-    last = current.steps.order_by("-index").first()
+    last = done[-1] if done else None
+    opened_on = timezone.localdate(current.opened_at)
     if date is None:
         errors["date"] = [_("Enter the date of the step.")]
     elif date > timezone.localdate():
         errors["date"] = [_("The date cannot be in the future.")]
+    elif date < opened_on:
+        errors["date"] = [
+            _("The date cannot be before the case was opened (%(date)s).") % {"date": opened_on}
+        ]
     elif last is not None and date < last.date:
         errors["date"] = [
             _("The date cannot be before the previous step (%(date)s).") % {"date": last.date}
@@ -296,12 +348,13 @@ def record_step(
         _dismiss_warning(user, current, step, note.strip())
     elif step.is_decision:
         reason = case_reason(current)
-        for name in ("return_to_poverty", "re_register"):
-            change = registry_services.transition_household(
-                user, household, name, reason=reason, date=date
-            )
-            household.refresh_from_db()
-            changes.append(change.pk)
+        with guards.deciding(household.pk):
+            for name in ("return_to_poverty", "re_register"):
+                change = registry_services.transition_household(
+                    user, household, name, reason=reason, date=date
+                )
+                household.refresh_from_db()
+                changes.append(change.pk)
         current.state = ReturnState.CONFIRMED
         current.closed_on = date
         _end_monitoring(user, household, date, reason)
@@ -325,6 +378,62 @@ def record_step(
     )
     case.state, case.steps_done, case.closed_on = current.state, current.steps_done, date
     return record
+
+
+def can_withdraw(case: ReturnCase) -> bool:
+    """An open case whose household can no longer take `return_to_poverty` (its status
+    changed outside the procedure, e.g. excluded or already registered)."""
+    return case.state == ReturnState.OPEN and not can_open(case.household)
+
+
+@transaction.atomic
+def withdraw_case(user: Any, case: ReturnCase, *, reason: str) -> ReturnCase:
+    """Withdraw an open case whose household's status changed outside the procedure: the
+    county decision could never apply, so the case would stay open for ever. The reason is
+    required; the case keeps its steps; the household is left as it is. A case whose
+    household can still be decided is not withdrawn: its steps decide it."""
+    require(user, OPEN)
+    require_area(user, case.household.village_id)
+    current = ReturnCase.objects.select_for_update().select_related("household").get(pk=case.pk)
+    household = Household.objects.select_for_update().get(pk=current.household_id)
+    if current.state != ReturnState.OPEN:
+        raise ValidationError(
+            {
+                "reason": [
+                    _("This case is closed (%(state)s).") % {"state": current.get_state_display()}
+                ]
+            }
+        )
+    if can_open(household):
+        raise ValidationError(
+            {
+                "reason": [
+                    _(
+                        "The household is still %(status)s: the case is decided by its steps, "
+                        "not withdrawn."
+                    )
+                    % {"status": household.get_status_display()}
+                ]
+            }
+        )
+    if not (reason or "").strip():
+        raise ValidationError({"reason": [_("Say why the case is withdrawn.")]})
+    before = {"state": current.state}
+    current.state = ReturnState.WITHDRAWN
+    current.withdraw_reason = reason.strip()
+    current.closed_on = timezone.localdate()
+    current.save(update_fields=["state", "withdraw_reason", "closed_on"])
+    audit.record(
+        user=user,
+        action="monitor.return.withdraw",
+        obj=current,
+        area_code=household.village_id,
+        before=before,
+        after={"state": current.state, "status": household.status},
+        reason=current.withdraw_reason,
+    )
+    case.state, case.withdraw_reason = current.state, current.withdraw_reason
+    return current
 
 
 def _dismiss_warning(user: Any, case: ReturnCase, step: StepSpec, note: str) -> None:

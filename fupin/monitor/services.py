@@ -1199,6 +1199,50 @@ def record_event(
     return event
 
 
+#: At most this many values in one `IN (…)` list.
+IN_CHUNK = 5000
+
+
+def _event_key(
+    household: int, kind: str, day: dt.date, amount: Decimal | None, source: str
+) -> tuple[Any, ...]:
+    """What makes two events the same: household, kind, date, amount and source."""
+    return (
+        household,
+        kind,
+        day,
+        None if amount is None else Decimal(amount).quantize(Decimal("0.01")),
+        source.strip(),
+    )
+
+
+def _stored_event_keys(households: set[int]) -> set[tuple[Any, ...]]:
+    from fupin.monitor.models import RiskEvent
+
+    found: set[tuple[Any, ...]] = set()
+    pks = sorted(households)
+    for start in range(0, len(pks), IN_CHUNK):
+        rows = RiskEvent.objects.filter(household_id__in=pks[start : start + IN_CHUNK])
+        for hh, kind, day, amount, source in rows.values_list(
+            "household_id", "kind", "date", "amount", "source"
+        ):
+            found.add(_event_key(hh, kind, day, amount, source))
+    return found
+
+
+def _already_imported(earlier: Any) -> str:
+    return _(
+        "This file was already imported for this area: %(file)s, %(rows)d rows, by "
+        "%(user)s on %(date)s. Its events are recorded; importing it again would count them "
+        "twice."
+    ) % {
+        "file": earlier.file_name,
+        "rows": earlier.rows,
+        "user": earlier.imported_by,
+        "date": timezone.localtime(earlier.imported_at).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
 @dataclass
 class EventImportResult:
     rows: int = 0
@@ -1223,13 +1267,19 @@ def import_events(
     concerned) or by 户编号; given both, they must agree. The row's 来源 is the reporting
     department, else `source` (the upload form's)."""
     from fupin.monitor import events_file
-    from fupin.monitor.models import RiskEvent
+    from fupin.monitor.models import EventImport, RiskEvent
     from fupin.registry.models import Household
 
     require(user, MANAGE)
     require_area(user, area_code)
     parsed = events_file.read_events(data)
     result = EventImportResult(rows=len(parsed.rows), unknown_columns=parsed.unknown)
+    earlier = EventImport.objects.filter(
+        area_id=area_code, sha256=hashlib.sha256(data).hexdigest()
+    ).first()
+    if earlier is not None:
+        result.errors = [AnswerError(0, "", _already_imported(earlier))]
+        return result
     if parsed.problems:
         result.errors = [AnswerError(0, "", p) for p in parsed.problems]
         return result
@@ -1251,20 +1301,32 @@ def import_events(
         if code:
             codes.add(code)
     members: dict[str, Any] = {}
-    for m in (
-        Member.objects.for_user(user)
-        .in_area(area_code)
-        .filter(id_number__in=ids)
-        .order_by("left_on", "pk")  # a current member first (nulls first on both)
-    ):
-        members.setdefault(m.id_number, m)
-    households = {
-        h.code: h
-        for h in Household.objects.for_user(user).in_area(area_code).filter(code__in=codes)
-    }
+    id_list = sorted(ids)
+    for start in range(0, len(id_list), IN_CHUNK):
+        for m in (
+            Member.objects.for_user(user)
+            .in_area(area_code)
+            .filter(id_number__in=id_list[start : start + IN_CHUNK])
+            .order_by("left_on", "pk")  # a current member first (nulls first on both)
+        ):
+            members.setdefault(m.id_number, m)
+    households: dict[str, Any] = {}
+    code_list = sorted(codes)
+    for start in range(0, len(code_list), IN_CHUNK):
+        households.update(
+            (h.code, h)
+            for h in Household.objects.for_user(user)
+            .in_area(area_code)
+            .filter(code__in=code_list[start : start + IN_CHUNK])
+        )
     by_pk = {h.pk: h for h in households.values()}
-    missing_pks = {m.household_id for m in members.values()} - set(by_pk)
-    by_pk.update({h.pk: h for h in Household.objects.filter(pk__in=missing_pks)})
+    missing = sorted({m.household_id for m in members.values()} - set(by_pk))
+    for start in range(0, len(missing), IN_CHUNK):
+        by_pk.update(
+            {h.pk: h for h in Household.objects.filter(pk__in=missing[start : start + IN_CHUNK])}
+        )
+    stored = _stored_event_keys(set(by_pk))
+    in_file: dict[tuple[Any, ...], int] = {}
     kinds = event_kind_lookup()
     today = timezone.localdate()
     default_source = (source or "").strip()
@@ -1363,6 +1425,23 @@ def import_events(
             if problems:
                 ok = False
         if ok and household is not None and kind is not None and day is not None:
+            event_key = _event_key(household.pk, kind, day, amount, row_source)
+            if event_key in in_file:
+                bad(
+                    n,
+                    "",
+                    _("The same event (household, kind, date, amount, source) as row %(row)d.")
+                    % {"row": in_file[event_key]},
+                )
+                continue
+            in_file[event_key] = n
+            if event_key in stored:
+                bad(
+                    n,
+                    "",
+                    _("This event (household, kind, date, amount, source) is already recorded."),
+                )
+                continue
             events.append(
                 RiskEvent(
                     household=household,
@@ -1378,7 +1457,26 @@ def import_events(
             )
     if errors:
         return result
+    digest = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
+        earlier = EventImport.objects.filter(area_id=area_code, sha256=digest).first()
+        if earlier is not None:
+            result.errors = [AnswerError(0, "", _already_imported(earlier))]
+            return result
+        try:
+            with transaction.atomic():
+                EventImport.objects.create(
+                    area_id=area_code,
+                    sha256=digest,
+                    file_name=Path(filename).name[:200],
+                    rows=result.rows,
+                    events=len(events),
+                    imported_by=user,
+                )
+        except IntegrityError:  # the same file imported at the same moment
+            earlier = EventImport.objects.get(area_id=area_code, sha256=digest)
+            result.errors = [AnswerError(0, "", _already_imported(earlier))]
+            return result
         for start in range(0, len(events), EVENT_BATCH):
             RiskEvent.objects.bulk_create(events[start : start + EVENT_BATCH])
         audit.record(
@@ -1388,7 +1486,7 @@ def import_events(
             area_code=area_code,
             after={
                 "file": Path(filename).name,
-                "sha256": hashlib.sha256(data).hexdigest(),
+                "sha256": digest,
                 "rows": result.rows,
                 "events": len(events),
                 "by_kind": dict(sorted(Counter(e.kind for e in events).items())),
@@ -1416,6 +1514,7 @@ def start_warning_run(user: Any, area_code: str, on: dt.date | None = None) -> A
         raise ValidationError({"on": [_("The date cannot be in the future.")]})
     warning_job.rules_for(area_code, on)
     warning_job.line_for(on)
+    warning_job.refuse_past(area_code, on)
     return jobs.start("monitor.warn", user, area_code, {"area": area_code, "on": on.isoformat()})
 
 
@@ -1444,6 +1543,8 @@ def _close(user: Any, current: Any, state: str, action: str, reason: str = "", *
     current.state = state
     current.closed_by = user
     current.closed_at = timezone.now()
+    # Answered after its deadline (the local day of closing is after `due_on`): kept, shown.
+    current.late = timezone.localdate(current.closed_at) > current.due_on
     for name, value in more.items():
         setattr(current, name, value)
     current.save()
@@ -1459,11 +1560,53 @@ def _close(user: Any, current: Any, state: str, action: str, reason: str = "", *
             "rule": current.rule,
             "visit": current.visit_id,
             "measure": current.measure_id,
+            "late": current.late,
             **{k: getattr(v, "pk", v) for k, v in more.items() if k not in ("visit", "measure")},
         },
         reason=reason,
     )
     return current
+
+
+def _require_response_kind(current: Any, *, visit: Any = None, measure: Any = None) -> None:
+    """The response the rule asks for (engine/warning_rules: `response`): a return check
+    (`assess`) is answered only by opening a return case (or dismissed, with a reason, by a
+    township or county user); a `measure` only by a support measure; a `visit` by a visit
+    or a measure."""
+    from fupin.monitor.models import ResponseKind
+
+    if current.response == ResponseKind.ASSESS:
+        raise ValidationError(
+            {
+                "response": [
+                    _(
+                        "This warning asks for a return check: answer it by opening the "
+                        "household's return case, not by a visit or a measure."
+                    )
+                ]
+            }
+        )
+    if current.response == ResponseKind.MEASURE and measure is None:
+        raise ValidationError(
+            {
+                "response": [
+                    _("This warning asks for a support measure: a visit does not answer it.")
+                ]
+            }
+        )
+
+
+def may_dismiss(user: Any, warning: Any) -> bool:
+    """A red warning, or one asking for a return check, is dismissed only by a user of the
+    township or above (superusers too); others by anyone who may respond."""
+    from fupin.monitor.models import ResponseKind, WarningLevel
+
+    if not user.has_perm(RESPOND):
+        return False
+    if warning.level != WarningLevel.RED and warning.response != ResponseKind.ASSESS:
+        return True
+    code = user.area_id or ""
+    return bool(user.is_superuser or (code and len(code) <= 9))
 
 
 @transaction.atomic
@@ -1479,6 +1622,7 @@ def respond_warning(
     require_area(user, warning.household.village_id)
     current = _lock_warning(warning)
     _require_open(current)
+    _require_response_kind(current, visit=visit, measure=measure)
     errors: dict[str, list[str]] = {}
     if (visit is None) == (measure is None):
         errors["response"] = [_("Choose the visit or the measure that answers this warning.")]
@@ -1533,7 +1677,9 @@ def respond_with_visit(
 
     require(user, RESPOND)
     require_area(user, warning.household.village_id)
-    _require_open(_lock_warning(warning))
+    locked = _lock_warning(warning)
+    _require_open(locked)
+    _require_response_kind(locked, visit=True)
     if cadre is None:
         cadre = active_cadre(warning.household)
     visit = support.record_visit(
@@ -1551,7 +1697,9 @@ def respond_with_measure(user: Any, warning: Any, data: dict[str, Any], *, note:
 
     require(user, RESPOND)
     require_area(user, warning.household.village_id)
-    _require_open(_lock_warning(warning))
+    locked = _lock_warning(warning)
+    _require_open(locked)
+    _require_response_kind(locked, measure=True)
     plan = Plan.objects.filter(household=warning.household).first()
     if plan is None:
         plan = support.make_plan(user, warning.household)
@@ -1580,6 +1728,13 @@ def dismiss_warning(user: Any, warning: Any, *, reason: str) -> Any:
     require_area(user, warning.household.village_id)
     current = _lock_warning(warning)
     _require_open(current)
+    if not may_dismiss(user, current):
+        raise PermissionDenied(
+            _(
+                "A red warning, or one asking for a return check, is dismissed by a township "
+                "or county user."
+            )
+        )
     if not (reason or "").strip():
         raise ValidationError({"reason": [_("Write the reason for dismissing this warning.")]})
     _close(
@@ -1617,21 +1772,31 @@ def counts_by_level(qs: models.QuerySet[Any]) -> dict[str, int]:
 def overdue_by_area(
     user: Any, area_code: str = "", today: dt.date | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
-    """One aggregate query: overdue warnings one level below the area (county → township →
-    village), with the areas' names; returns the level's name and the groups."""
+    """One aggregate query: deadlines missed one level below the area (county → township →
+    village), with the areas' names — open overdue warnings (`warnings`, `households`,
+    `red`), warnings ended unanswered after their deadline (`lapsed`) and warnings answered
+    late (`late`), each its own column; returns the level's name and the groups."""
     from fupin.core.models import Area as AreaModel
 
     code = area_code or (area_prefix_of(user) or "")
     below = {0: 2, 2: 4, 4: 6, 6: 9, 9: 12, 12: 12}[len(code)]
+    from fupin.monitor.models import WarningState
+
+    day = today or timezone.localdate()
+    open_overdue = Q(state=WarningState.OPEN, due_on__lt=day)
+    missed = open_overdue | Q(state=WarningState.LAPSED) | Q(late=True)
     groups: list[dict[str, Any]] = [
         dict(g)
-        for g in overdue(warnings_for(user, code), today)
+        for g in warnings_for(user, code)
+        .filter(missed)
         .annotate(code=Substr("household__village_id", 1, below))
         .values("code")
         .annotate(
-            warnings=Count("pk"),
-            households=Count("household", distinct=True),
-            red=Count("pk", filter=Q(level="red")),
+            warnings=Count("pk", filter=open_overdue),
+            households=Count("household", distinct=True, filter=open_overdue),
+            red=Count("pk", filter=open_overdue & Q(level="red")),
+            lapsed=Count("pk", filter=Q(state=WarningState.LAPSED)),
+            late=Count("pk", filter=Q(late=True)),
         )
         .order_by("code")
     ]
@@ -1652,6 +1817,19 @@ def area_prefix_of(user: Any) -> str | None:
 # ======================================================================================
 # Monitored households (防返贫监测对象)
 # ======================================================================================
+
+
+#: Which households each monitoring category is for (DOMAIN.md §10, our reading): an
+#: unstable exited household (脱贫不稳定户) has exited (exited, or closed after its
+#: consolidation); a marginal household (边缘易致贫户) or one in sudden severe hardship
+#: (突发严重困难户) is not registered poor — surveyed, or identified and then excluded, or
+#: exited or closed — while one under registration (proposed, in notice, registered,
+#: proposed for exit) or returned to poverty is under support already, not monitored.
+MONITORED_STATUSES: dict[str, frozenset[str]] = {
+    "unstable_exited": frozenset({"exited", "closed"}),
+    "marginal": frozenset({"surveyed", "excluded", "exited", "closed"}),
+    "sudden_hardship": frozenset({"surveyed", "excluded", "exited", "closed"}),
+}
 
 
 @transaction.atomic
@@ -1680,6 +1858,14 @@ def start_monitoring(
     errors: dict[str, list[str]] = {}
     if category not in MonitoringCategory.values:
         errors["category"] = [_("Choose the monitoring category.")]
+    elif household.status not in MONITORED_STATUSES[category]:
+        errors["category"] = [
+            _("A household that is %(status)s cannot be monitored as “%(category)s”.")
+            % {
+                "status": household.get_status_display(),
+                "category": MonitoringCategory(category).label,
+            }
+        ]
     if risk not in RiskType.values:
         errors["risk"] = [_("Choose the main risk.")]
     if started_on is None:
@@ -1735,6 +1921,13 @@ def end_monitoring(
         raise ValidationError({"ended_on": [_("This case has already ended.")]})
     if end_reason not in CaseEnd.values:
         errors["end_reason"] = [_("Choose why monitoring ends.")]
+    elif end_reason == CaseEnd.RETURNED:
+        errors["end_reason"] = [
+            _(
+                "Monitoring ends as returned to poverty only by the county decision of a "
+                "return check."
+            )
+        ]
     elif end_reason == CaseEnd.OTHER and not (note or "").strip():
         errors["end_note"] = [_("Say why monitoring ends.")]
     if ended_on is None:

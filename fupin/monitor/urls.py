@@ -44,6 +44,7 @@ urlpatterns: list[Any] = [
     path("returns/", views.return_list, name="return_list"),
     path("returns/<int:pk>/", views.return_detail, name="return_detail"),
     path("returns/<int:pk>/step/", views.return_step, name="return_step"),
+    path("returns/<int:pk>/withdraw/", views.return_withdraw, name="return_withdraw"),
     path("households/<int:pk>/warnings/", views.household_warnings, name="household_warnings"),
     path("households/<int:pk>/event/", views.event_new, name="event_new"),
     path("households/<int:pk>/monitor/", views.case_start, name="case_start"),

@@ -557,10 +557,16 @@ def _run_form(request: HttpRequest, data: Any = None) -> forms.RunForm:
 @permission_required(VIEW, raise_exception=True)
 def warning_list(request: HttpRequest) -> HttpResponse:
     from fupin.monitor.filtersets import WarningFilterSet
+    from fupin.monitor.models import WarningState
     from fupin.monitor.tables import WarningTable
 
     qs = services.warnings_for(request.user).select_related("household", "household__village")
-    filters = _filtered(request, WarningFilterSet, qs)
+    params = request.GET.copy()
+    if "state" not in params:
+        params["state"] = WarningState.OPEN  # the current warnings by default ("" for all)
+    filters = WarningFilterSet(params, queryset=qs)
+    if filters.is_valid():
+        _reach(request, (filters.form.cleaned_data.get("area") or "").strip())
     rows = filters.qs if filters.is_bound and filters.form.is_valid() else qs
     counts = services.counts_by_level(rows)
     table = _table(request, WarningTable(rows))
@@ -671,6 +677,11 @@ def _render_warning(request: HttpRequest, warning: Any, status: int = 200, **for
         {
             "warning": warning,
             "evidence": evidence_rows(warning.evidence, warning.run.rules_file),
+            "last_evidence": (
+                evidence_rows(warning.last_evidence, warning.run.rules_file)
+                if warning.last_evidence and warning.last_evidence != warning.evidence
+                else []
+            ),
             "overdue": warning.is_overdue(),
             "can_respond": can_respond and warning.state == "open",
             "respond_form": forms_.get("respond_form") or forms.RespondForm(warning=warning),
@@ -814,6 +825,8 @@ def overdue_areas(request: HttpRequest) -> HttpResponse:
             "groups": groups,
             "total": sum(g["warnings"] for g in groups),
             "households": sum(g["households"] for g in groups),
+            "lapsed": sum(g["lapsed"] for g in groups),
+            "late": sum(g["late"] for g in groups),
             "deepest": level == "village",
         },
     )
@@ -1088,9 +1101,28 @@ def _render_return(
             "may_record": step is not None
             and returns.may_record(request.user, step, case.household),
             "form": form or forms.ReturnStepForm(initial={"code": step.code if step else ""}),
+            "can_withdraw": request.user.has_perm(RESPOND) and returns.can_withdraw(case),
         },
         status=status,
     )
+
+
+@login_required
+@permission_required(RESPOND, raise_exception=True)
+@require_POST
+def return_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdraw a case whose household's status changed outside the procedure."""
+    from fupin.monitor import returns
+
+    case = _return_case(request, pk)
+    try:
+        returns.withdraw_case(request.user, case, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The return case was withdrawn."))
+    return redirect("monitor:return_detail", pk=pk)
 
 
 @login_required

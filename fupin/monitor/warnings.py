@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -59,6 +60,8 @@ from fupin.registry.snapshot import write_snapshot
 
 MANAGE = "monitor.manage_monitor"
 BATCH = 2000
+#: At most this many values in one `IN (…)` list.
+IN_CHUNK = 5000
 EVENTS_FILE = "events.parquet"
 Progress = Callable[[str, int, int | None], None]
 
@@ -173,7 +176,9 @@ def run_for_area(
     reader = user if user is not None else SYSTEM
     data = workdir / "data"
     statuses = sorted({s for r in rules.rules for s in r.statuses})
+    refuse_past(area_code, on)  # early, before the work; store_warnings checks again
     progress(_("Reading the registry"), 0, None)
+    snapshot_at = timezone.now()
     snap = write_snapshot(reader, area_code, data, progress=progress, statuses=statuses)
     write_events(reader, area_code, data / EVENTS_FILE, on, _widest_window(rules) + 1)
     progress(_("Evaluating the rules"), 0, None)
@@ -193,6 +198,7 @@ def run_for_area(
         households=int(snap.get("households", 0)),
         job=job,
         progress=progress,
+        snapshot_at=snapshot_at,
     )
     WarningRun.objects.filter(pk=run.pk).update(seconds=time.monotonic() - started)
     run.refresh_from_db()
@@ -202,6 +208,37 @@ def run_for_area(
 def _lock_areas(area_code: str) -> None:
     codes = [*ancestor_codes(area_code), area_code]
     list(Area.objects.select_for_update().filter(code__in=codes).order_by("code"))
+
+
+def refuse_past(area_code: str, on: dt.date) -> None:
+    """A run is on or after the latest stored run over any overlapping area (the area, an
+    area above it, an area within it): a run on a past day would end today's warnings on
+    that day and raise new ones due in the past."""
+    codes = [*ancestor_codes(area_code), area_code]
+    latest = (
+        WarningRun.objects.filter(Q(area__code__in=codes) | Q(area__code__startswith=area_code))
+        .order_by("-on", "-pk")
+        .select_related("area")
+        .first()
+    )
+    if latest is not None and on < latest.on:
+        raise ValidationError(
+            {
+                "on": [
+                    _(
+                        "Warnings over %(area)s were already evaluated on %(latest)s (run of "
+                        "%(run_area)s): a run on an earlier day (%(date)s) would rewrite the "
+                        "current warnings with past data. Run on %(latest)s or later."
+                    )
+                    % {
+                        "area": area_code,
+                        "latest": latest.on.isoformat(),
+                        "run_area": f"{latest.area.name} {latest.area_id}",
+                        "date": on.isoformat(),
+                    }
+                ]
+            }
+        )
 
 
 @transaction.atomic
@@ -217,10 +254,14 @@ def store_warnings(
     households: int,
     job: Any = None,
     progress: Progress | None = None,
+    snapshot_at: dt.datetime | None = None,
 ) -> WarningRun:
     """Store a run's warnings.parquet rows (module docstring: update, insert, end)."""
     progress = progress or _none
     _lock_areas(area.code)
+    refuse_past(area.code, on)
+    snapshot_at = snapshot_at or timezone.now()
+    reraise_after = policy.warnings().reraise_after_days
     labels = {r.code: (r.label, r.label_en) for r in rules.rules}
     levels = Counter(table["level"].to_pylist())
     run = WarningRun.objects.create(
@@ -234,26 +275,41 @@ def store_warnings(
         warnings=table.num_rows,
         job=getattr(job, "job", job),
         started_by=user,
+        snapshot_at=snapshot_at,
         **{level: levels.get(level, 0) for level in LEVELS},
     )
+    # The current warnings, locked: a response given meanwhile waits for this run, and what
+    # this run writes is decided on the state it then finds (never a blind overwrite).
     current = {
-        (hh, rule): (pk, state)
-        for pk, hh, rule, state in RiskWarning.objects.in_area(area.code)
+        (hh, rule): (pk, state, due_on, closed_at, last_snapshot)
+        for pk, hh, rule, state, due_on, closed_at, last_snapshot in RiskWarning.objects.in_area(
+            area.code
+        )
         .filter(ended_on__isnull=True)
-        .values_list("pk", "household_id", "rule", "state")
+        .select_for_update(of=("self",))
+        .values_list(
+            "pk", "household_id", "rule", "state", "due_on", "closed_at", "last_run__snapshot_at"
+        )
     }
     cols = table.to_pydict()
     writer = TableWriter(RiskWarning)
     new_rows: list[dict[str, Any]] = []
     renew: list[tuple[Any, ...]] = []
+    renew_open: list[tuple[Any, ...]] = []
+    again: list[int] = []
     raised: set[tuple[int, str]] = set()
     total = table.num_rows
     for i in range(total):
         key = (cols["household_id"][i], cols["rule"][i])
         raised.add(key)
         found = current.get(key)
-        if found is not None:
-            renew.append((on, cols["evidence"][i], cols["level"][i], run.pk, found[0]))
+        if found is not None and _due_again(found[1], found[3], on, reraise_after):
+            again.append(found[0])  # answered long ago, the condition lasts: raised anew
+        elif found is not None:
+            if found[1] == WarningState.OPEN:
+                renew_open.append((on, cols["evidence"][i], cols["level"][i], run.pk, found[0]))
+            else:
+                renew.append((on, run.pk, found[0]))
             continue
         label, label_en = labels.get(key[1], (key[1], key[1]))
         new_rows.append(
@@ -268,6 +324,9 @@ def store_warnings(
                 "risk": cols["risk"][i],
                 "response": cols["response"][i],
                 "evidence": cols["evidence"][i] or "",
+                "last_evidence": cols["evidence"][i] or "",
+                "last_level": cols["level"][i],
+                "late": False,
                 "first_raised_on": on,
                 "last_raised_on": on,
                 "due_on": cols["due_on"][i],
@@ -282,28 +341,52 @@ def store_warnings(
                 "closed_at": None,
             }
         )
+    # A re-raised warning's predecessor stops being current (one current warning per rule).
+    writer.update(["ended_on"], [(on, pk) for pk in again], batch=BATCH)
     for start in range(0, len(new_rows), BATCH):
         chunk = new_rows[start : start + BATCH]
         for row, pk in zip(chunk, writer.reserve_ids(len(chunk)), strict=True):
             row["id"] = pk
         writer.insert(chunk)
         progress(_("Storing the warnings"), start + len(chunk), total)
-    writer.update(["last_raised_on", "evidence", "level", "last_run_id"], renew, batch=BATCH)
-    ended = [(pk, state) for key, (pk, state) in current.items() if key not in raised]
+    writer.update(
+        ["last_raised_on", "last_evidence", "last_level", "last_run_id"], renew_open, batch=BATCH
+    )
+    writer.update(["last_raised_on", "last_run_id"], renew, batch=BATCH)
+    # Ended: not raised by this run, and last raised by a run whose data is older than this
+    # one's (a run that read its data before another stored does not undo what it saw).
+    ended = [
+        (pk, state, due_on)
+        for key, (pk, state, due_on, _closed, last_snapshot) in current.items()
+        if key not in raised and (last_snapshot is None or last_snapshot < snapshot_at)
+    ]
     now = timezone.now()
-    cleared = [pk for pk, state in ended if state == WarningState.OPEN]
+    # An open warning ending past its deadline, unanswered, is `lapsed` (kept in the
+    # overdue counts), else `cleared`.
+    ending = {
+        pk: (WarningState.LAPSED if due_on < on else WarningState.CLEARED)
+        for pk, state, due_on in ended
+        if state == WarningState.OPEN
+    }
+    cleared = list(ending)
     writer.update(
         ["ended_on", "state", "closed_at"],
-        [(on, WarningState.CLEARED, now, pk) for pk in cleared],
+        [(on, new_state, now, pk) for pk, new_state in ending.items()],
         batch=BATCH,
     )
     writer.update(
-        ["ended_on"], [(on, pk) for pk, state in ended if state != WarningState.OPEN], batch=BATCH
+        ["ended_on"],
+        [(on, pk) for pk, state, _due in ended if state != WarningState.OPEN],
+        batch=BATCH,
     )
     if cleared:
-        villages = dict(
-            RiskWarning.objects.filter(pk__in=cleared).values_list("pk", "household__village_id")
-        )
+        villages: dict[int, str] = {}
+        for start in range(0, len(cleared), IN_CHUNK):
+            villages.update(
+                RiskWarning.objects.filter(pk__in=cleared[start : start + IN_CHUNK]).values_list(
+                    "pk", "household__village_id"
+                )
+            )
         audit.record_many(
             None,
             (
@@ -314,12 +397,12 @@ def store_warnings(
                     area_code=villages.get(pk, area.code),
                     before={"state": WarningState.OPEN},
                     after={
-                        "state": WarningState.CLEARED,
+                        "state": new_state,
                         "ended_on": on.isoformat(),
                         "run": run.pk,
                     },
                 )
-                for pk in cleared
+                for pk, new_state in ending.items()
             ),
             reason=str(
                 _("The condition of the warning no longer holds (run of %(date)s).")
@@ -328,7 +411,10 @@ def store_warnings(
         )
     progress(_("Storing the warnings"), total, total)
     WarningRun.objects.filter(pk=run.pk).update(
-        new=len(new_rows), renewed=len(renew), cleared=len(cleared), finished_at=timezone.now()
+        new=len(new_rows),
+        renewed=len(renew) + len(renew_open),
+        cleared=len(cleared),
+        finished_at=timezone.now(),
     )
     run.refresh_from_db()
     audit.record(
@@ -347,9 +433,20 @@ def store_warnings(
             "still_raised": run.renewed,
             "cleared": run.cleared,
             "ended_not_open": len(ended) - len(cleared),
+            "lapsed": sum(1 for v in ending.values() if v == WarningState.LAPSED),
+            "raised_again": len(again),
         },
     )
     return run
+
+
+def _due_again(state: str, closed_at: dt.datetime | None, on: dt.date, reraise_after: int) -> bool:
+    """A responded or dismissed warning whose condition still holds is raised again as a
+    new warning once `reraise_after_days` (policy/warnings.toml) have passed since it was
+    closed."""
+    if state not in (WarningState.RESPONDED, WarningState.DISMISSED) or closed_at is None:
+        return False
+    return (on - timezone.localdate(closed_at)).days >= reraise_after
 
 
 @jobs.register("monitor.warn", label=gettext_lazy("Return-to-poverty warnings"), permission=MANAGE)

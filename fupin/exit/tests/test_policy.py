@@ -90,7 +90,8 @@ def test_leap_day_rule_february_28_and_leap_year_anniversaries() -> None:
 
 
 def test_consolidation_versions_by_effective_date() -> None:
-    """The version in force on the day of exit applies; none before the first."""
+    """The version in force on the day of exit applies; none before the first (the national
+    default from 2014, the start of 建档立卡: a Guangxi exit of 2015 takes it)."""
     text = policy.POLICY_FILE.read_text(encoding="utf-8").replace(
         '[[consolidation]]\nprovince = ""',
         '[[consolidation]]\nprovince = "45"\nversion = "2018.1"\neffective = 2018-01-01\n'
@@ -100,7 +101,8 @@ def test_consolidation_versions_by_effective_date() -> None:
     parsed = policy.parse_policy(text)
     assert policy.consolidation_for("450102", D(2017, 12, 31), parsed).support_years == 2
     assert policy.consolidation_for("450102", D(2018, 1, 1), parsed).support_years == 3
-    assert policy.consolidation_for("450102", D(2015, 12, 31), parsed) is None
+    assert policy.consolidation_for("450102", D(2015, 12, 31), parsed).province == ""
+    assert policy.consolidation_for("450102", D(2013, 12, 31), parsed) is None
 
 
 def test_policy_faults_name_where() -> None:
@@ -123,9 +125,10 @@ def test_identification_parser_refuses_exit_kinds() -> None:
 
 
 def test_poverty_line_of_a_year_is_identifications_table() -> None:
-    """DOMAIN.md §10: 2,952 yuan in 2016; the latest line not after a year."""
+    """DOMAIN.md §10: 2,952 yuan in 2016; the NBS current-price line for 2017–2019 (our
+    reading); identification's lookup takes the latest line not after a year."""
     assert policy.poverty_line(2016) == 2952
-    assert policy.poverty_line(2018) == 2952
+    assert policy.poverty_line(2018) == 3535
     assert policy.poverty_line(2021) == 4000
 
 

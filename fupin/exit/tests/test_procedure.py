@@ -80,7 +80,7 @@ def test_round_copies_the_provinces_procedure_and_standards(guangxi_round: Any) 
         "guangxi-household", "national-household",
     ]  # fmt: skip
     assert guangxi_round.acceptance_standard["code"] == "guangxi-household"
-    assert guangxi_round.poverty_line == 2952
+    assert guangxi_round.poverty_line == 3335
     assert AuditEntry.objects.filter(action="exit.round.open").count() == 1
 
 
@@ -91,7 +91,7 @@ def test_system_proposes_every_household_whose_data_meet_the_standard(
     standard — each through the registry's propose_exit, with the results kept."""
     good = registered(admin)
     poor_road = registered(admin, road_surface="earth")
-    low = registered(admin, income={"year": 2016, "wage": 4000, "business": 0})
+    low = registered(admin, income={"year": 2017, "wage": 4000, "business": 0})
     assert services.propose_from_standard(admin, guangxi_round, date=PROPOSED) == 1
     rh = RoundHousehold.objects.get(round=guangxi_round)
     assert rh.household_id == good.pk and rh.proposed_by == "system"
@@ -360,7 +360,7 @@ def gansu(make_user_in: Any) -> Any:
 def signers(round_: Any, **override: Any) -> list[services.SignoffInput]:
     chain = round_.signoff_chain("signoff_3342")
     out = {
-        p.code: services.SignoffInput(p.code, f"签字人{i}", dt.date(2017, 10, 27), scan(f"{i}.jpg"))
+        p.code: services.SignoffInput(p.code, f"签字人{i}", dt.date(2017, 11, 18), scan(f"{i}.jpg"))
         for i, p in enumerate(chain.parties)
     }
     out.update(override)
@@ -390,7 +390,7 @@ def test_gansu_3342_sign_off_needs_all_twelve_seed_003(gansu: Any, registered: A
             gansu, round_, 5, GANSU_VILLAGE, day, signoffs=signers(round_, county_statistics=None)
         )
     assert "县统计局局长" in messages(exc.value) or "statistics" in messages(exc.value)
-    no_scan = services.SignoffInput("city_head", "市州长", dt.date(2017, 10, 27), None)
+    no_scan = services.SignoffInput("city_head", "市州长", dt.date(2017, 11, 18), None)
     with pytest.raises(ValidationError, match="scan"):
         record(gansu, round_, 5, GANSU_VILLAGE, day, signoffs=signers(round_, city_head=no_scan))
     rec = record(gansu, round_, 5, GANSU_VILLAGE, day, signoffs=signers(round_))

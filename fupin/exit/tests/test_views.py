@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from fupin.exit import services
+from fupin.exit import guards, services
 from fupin.exit.models import Acceptance, ExitStepRecord, RoundHousehold
 from fupin.exit.tests.conftest import (
     GUANGXI_VILLAGE,
@@ -50,7 +50,7 @@ def test_household_page_shows_each_item_with_its_data(admin: Any, registered: An
     assert "Exit blocked" in html and "exit-summary-blocked" in html
     assert 'data-item="road"' in html and "outcome-not_met" in html
     assert "road to the door" in html and "Earth" in html  # the field's label and choice
-    assert "per-capita net income" in html and "poverty line" in html and "2,952" in html
+    assert "per-capita net income" in html and "poverty line" in html and "3,335" in html
     assert "To confirm" in html  # 有稳定收入且吃穿不愁 is checked at the household
     detail = client(admin).get(reverse("registry:household_detail", args=[h.pk]))
     assert reverse("exit:household", args=[h.pk]) in detail.content.decode()
@@ -189,7 +189,8 @@ def _exited(admin: Any, registered: Any, days_ago: int) -> Household:
     h = registered(admin)
     day = timezone.localdate() - dt.timedelta(days=days_ago)
     registry.transition_household(admin, h, "propose_exit", reason="拟脱贫", date=day)
-    registry.transition_household(admin, h, "exit", reason="脱贫", date=day)
+    with guards.outside_procedure("test: an exit as history"):
+        registry.transition_household(admin, h, "exit", reason="脱贫", date=day)
     h.refresh_from_db()
     return h
 

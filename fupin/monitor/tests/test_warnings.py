@@ -151,11 +151,12 @@ def test_a_second_run_updates_and_never_duplicates(crafted: Any, county_user: An
 def test_a_warning_whose_condition_ends_is_cleared(crafted: Any, county_user: Any) -> None:
     """A warning a later run no longer raises is cleared, by the system, audited: the
     disaster of 1 May leaves the 90-day window of anhui-2017.toml's `disasters` fact after
-    30 July."""
+    30 July. (Review of 2020: it ended unanswered after its 7-day deadline of 7 July, so it
+    is `lapsed`, not `cleared` — it stays in the overdue counts.)"""
     run(county_user)
     later = run(county_user, on=LATER)
     disaster = RiskWarning.objects.get(household=crafted["ding"], rule="disaster")
-    assert disaster.state == WarningState.CLEARED and disaster.ended_on == LATER
+    assert disaster.state == WarningState.LAPSED and disaster.ended_on == LATER
     assert later.cleared == 1
     entry = AuditEntry.objects.get(action="monitor.warning.clear", object_id=str(disaster.pk))
     assert entry.username == "system" and entry.user is None
