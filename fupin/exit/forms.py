@@ -15,7 +15,6 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from engine.standards import Standard
 from fupin.core.models import Area, AreaLevel
 from fupin.core.scoping import area_prefix
 from fupin.exit import facts, policy
@@ -136,18 +135,19 @@ class AcceptanceForm(forms.Form):
     def __init__(
         self,
         *args: Any,
-        standard: Standard,
+        lines: Sequence[Any],
         head_name: str,
         cadre_name: str,
         system: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.standard = standard
+        self.lines = list(lines)
         self.system = system or {}
         self.fields["checked_on"].initial = timezone.localdate()
-        for item in standard.items:
-            self.fields[f"item_{item.code}"] = forms.TypedChoiceField(
+        for line in self.lines:
+            item = line.item
+            self.fields[f"item_{line.key}"] = forms.TypedChoiceField(
                 label=item.label if policy.chinese() else item.label_en,
                 required=False,
                 choices=[("met", _("Met")), ("not_met", _("Not met"))],
@@ -155,7 +155,7 @@ class AcceptanceForm(forms.Form):
                 empty_value=None,
                 widget=forms.RadioSelect,
             )
-            self.fields[f"note_{item.code}"] = forms.CharField(
+            self.fields[f"note_{line.key}"] = forms.CharField(
                 label=_("Note"), required=False, max_length=500
             )
         names = {SignerRole.HEAD.value: head_name, SignerRole.CADRE.value: cadre_name}
@@ -176,14 +176,20 @@ class AcceptanceForm(forms.Form):
             self.fields[f"sig_{role}"] = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def item_rows(self) -> list[dict[str, Any]]:
+        several = len({line.standard.code for line in self.lines}) > 1
+        zh = policy.chinese()
         return [
             {
-                "item": item,
-                "choice": self[f"item_{item.code}"],
-                "note": self[f"note_{item.code}"],
-                "system": self.system.get(item.code, ""),
+                "item": line.item,
+                "key": line.key,
+                "standard": (line.standard.name if zh else line.standard.name_en)
+                if several
+                else "",
+                "choice": self[f"item_{line.key}"],
+                "note": self[f"note_{line.key}"],
+                "system": self.system.get(line.key, ""),
             }
-            for item in self.standard.items
+            for line in self.lines
         ]
 
     def signature_rows(self) -> list[dict[str, Any]]:

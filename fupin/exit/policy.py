@@ -46,10 +46,12 @@ class ProvinceRules:
     province: str
     name: str
     standards: tuple[str, ...]
-    acceptance: str  # "" when the province has no acceptance form
+    acceptance: str  # the first standard of the acceptance form; "" without one
     block_proposal: str  # "" when nothing blocks a proposal
     procedure: str
     source: str
+    #: Every standard the acceptance form checks (one or several), in the file's order.
+    acceptances: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,22 +184,27 @@ def parse_policy(text: str, source: str = "exit.toml") -> ExitPolicy:
     provinces = []
     for i, row in enumerate(data.get("province", [])):
         where = f"{source}: province {i + 1}"
+        accept = row.get("acceptance", [])
+        accepts = tuple(str(a) for a in ([accept] if isinstance(accept, str) else accept) if a)
+        if len(set(accepts)) != len(accepts):
+            raise ValueError(f"{where}: the acceptance names a standard twice")
         rules = ProvinceRules(
             province=str(row["province"]),
             name=row.get("name", ""),
             standards=tuple(row["standards"]),
-            acceptance=row.get("acceptance", ""),
+            acceptance=accepts[0] if accepts else "",
             block_proposal=row.get("block_proposal", ""),
             procedure=row["procedure"],
             source=row["source"],
+            acceptances=accepts,
         )
         if rules.procedure not in procedures:
             raise ValueError(f"{where}: unknown procedure {rules.procedure!r}")
         if not rules.standards:
             raise ValueError(f"{where}: name at least one standard")
         has_acceptance = any(s.kind == "acceptance" for s in procedures[rules.procedure].steps)
-        if has_acceptance and not rules.acceptance:
-            raise ValueError(f"{where}: its procedure has an acceptance: name its standard")
+        if has_acceptance and not rules.acceptances:
+            raise ValueError(f"{where}: its procedure has an acceptance: name its standards")
         provinces.append(rules)
     if not any(p.province == "" for p in provinces):
         raise ValueError(f'{source}: the national default (province = "") is missing')

@@ -40,7 +40,13 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from engine.standards import POOR_STATUSES, Standard, shipped_standards, standard_in_force
+from engine.standards import (
+    POOR_STATUSES,
+    Standard,
+    StandardItem,
+    shipped_standards,
+    standard_in_force,
+)
 from fupin.core import audit
 from fupin.core.models import Area, AreaLevel
 from fupin.core.roles import Role
@@ -105,14 +111,60 @@ def round_standards(round_: ExitRound) -> list[Standard]:
     return [_standard(s["code"], s["version"]) for s in round_.standards]
 
 
-def acceptance_standard(round_: ExitRound) -> Standard | None:
+def acceptance_standards(round_: ExitRound) -> list[Standard]:
+    """The standards the round's acceptance form checks: one ({"code", "version"}, as every
+    round opened before the household check everywhere, and Guangxi's) or several (a list)."""
     data = round_.acceptance_standard
-    return _standard(data["code"], data["version"]) if data else None
+    rows = [data] if isinstance(data, dict) and data else list(data or [])
+    return [_standard(r["code"], r["version"]) for r in rows]
+
+
+def acceptance_standard(round_: ExitRound) -> Standard | None:
+    """The first standard of the acceptance form (the only one of a single-standard form)."""
+    standards = acceptance_standards(round_)
+    return standards[0] if standards else None
+
+
+@dataclass(frozen=True)
+class AcceptanceItem:
+    """One line of the acceptance form: an item of one of its standards. `key` names it in
+    the form and in `record_acceptance`: the item's code on a single-standard form (as
+    Guangxi's 双认定 always had), "standard:item" on a form of several standards."""
+
+    key: str
+    standard: Standard
+    item: StandardItem
+
+
+def acceptance_items(round_: ExitRound) -> list[AcceptanceItem]:
+    """Every confirm and data item of every standard of the round's acceptance form, once
+    per (standard, item), in the standards' order."""
+    standards = acceptance_standards(round_)
+    single = len(standards) == 1
+    out: list[AcceptanceItem] = []
+    seen: set[tuple[str, str]] = set()
+    for standard in standards:
+        for item in standard.items:
+            if (standard.code, item.code) in seen:
+                continue
+            seen.add((standard.code, item.code))
+            key = item.code if single else f"{standard.code}:{item.code}"
+            out.append(AcceptanceItem(key, standard, item))
+    return out
 
 
 # --------------------------------------------------------------------------------------
 # Rounds
 # --------------------------------------------------------------------------------------
+
+
+def _acceptance_json(standards: Sequence[Standard]) -> Any:
+    """The round's acceptance standards as stored: {} without, one {"code", "version"} (the
+    form every round had before several), or a list of them."""
+    rows = [{"code": s.code, "version": s.version} for s in standards]
+    if not rows:
+        return {}
+    return rows[0] if len(rows) == 1 else rows
 
 
 @transaction.atomic
@@ -160,12 +212,14 @@ def open_round(
             continue
     if not standards:
         errors["year"] = [_("No exit standard of this province is in force in that year.")]
-    accept = None
-    if rules.acceptance:
+    accepts = []
+    for code in rules.acceptances:
         try:
-            accept = standard_in_force(rules.acceptance, on)
+            accepts.append(standard_in_force(code, on))
         except LookupError:
-            errors["year"] = [_("The acceptance form's standard is not in force in that year.")]
+            continue  # as the round's standards: one not in force yet is not checked
+    if rules.acceptances and not accepts:
+        errors["year"] = [_("The acceptance form's standard is not in force in that year.")]
     if errors:
         raise ValidationError(errors)
     assert area is not None and line is not None
@@ -182,10 +236,8 @@ def open_round(
         year=year,
         poverty_line=line,
         standards=[{"code": s.code, "version": s.version} for s in standards],
-        acceptance_standard=(
-            {"code": accept.code, "version": accept.version}
-            if accept is not None and any(s["kind"] == "acceptance" for s in data["steps"])
-            else {}
+        acceptance_standard=_acceptance_json(
+            accepts if any(s["kind"] == "acceptance" for s in data["steps"]) else []
         ),
         procedure=data,
         signoffs=signoffs,
@@ -498,11 +550,14 @@ def _previous_records(round_: ExitRound, step_index: int, area_code: str) -> lis
     ]
 
 
-def _unmet_reason(acceptance: Acceptance) -> str:
+def _unmet_reason(acceptance: Acceptance, step_label: str) -> str:
+    """Why the acceptance step takes the household off: the step (双认定 or 入户核实) and
+    every item not met with its note."""
     items = "; ".join(
         f"{i['label']}" + (f"（{i['note']}）" if i.get("note") else "") for i in acceptance.unmet
     )
-    return _("Double acceptance on %(date)s: not met — %(items)s") % {
+    return _("%(step)s on %(date)s: not met — %(items)s") % {
+        "step": step_label,
         "date": acceptance.checked_on.isoformat(),
         "items": items,
     }
@@ -714,7 +769,7 @@ def record_step(
         for c in covered:
             found = acceptances.get(c.pk)
             if c.on_list and c.pk not in removals and found is not None and not found.all_met:
-                removals[c.pk] = _unmet_reason(found)
+                removals[c.pk] = _unmet_reason(found, step.label)
         checked = [a.checked_on for a in acceptances.values()]
         if checked and date < max(checked):
             err(
@@ -1141,9 +1196,16 @@ def record_acceptance(
     target = RoundHousehold.objects.select_for_update().get(pk=round_household.pk)
     round_ = target.round
     household = Household.objects.get(pk=target.household_id)
-    standard = acceptance_standard(round_)
-    if standard is None:
+    lines = acceptance_items(round_)
+    if not lines:
         raise _fail("round", _("This round's procedure has no acceptance at the household."))
+    standards = acceptance_standards(round_)
+    by_key = {line.key: line for line in lines}
+    # "standard:item" is understood on a single-standard form too.
+    items = {
+        (k.split(":", 1)[1] if k not in by_key and len(standards) == 1 and ":" in k else k): v
+        for k, v in items.items()
+    }
     index = next(i for i, s in enumerate(round_.steps) if s.kind == "acceptance")
     if round_.status == RoundStatus.ANNOUNCED or target.steps_done > index:
         raise _fail("round", _("The acceptance step is over for this household."))
@@ -1165,34 +1227,37 @@ def record_acceptance(
         )
     if not team.strip():
         err("team", _("List the acceptance team."))
-    for item in standard.items:
-        found = items.get(item.code)
-        label = item.label if policy.chinese() else item.label_en
+    for line in lines:
+        found = items.get(line.key)
+        label = line.item.label if policy.chinese() else line.item.label_en
         if found is None or found.met is None:
-            err(f"item_{item.code}", _("“%(item)s” has not been checked.") % {"item": label})
+            err(f"item_{line.key}", _("“%(item)s” has not been checked.") % {"item": label})
         elif not found.met and not found.note.strip():
             err(
-                f"item_{item.code}",
+                f"item_{line.key}",
                 _("“%(item)s” is not met: say what was found.") % {"item": label},
             )
     # A data item the registry shows not met is not "met" on the form: the registry is
     # corrected first (the form and the registry never disagree on the household's data).
-    judged = checks.evaluate_many(
-        [household], standard, round_.year, checks.judged_on(round_.year, checked_on)
-    ).get(household.pk, [])
-    for r in judged:
-        found = items.get(r.item.code)
-        if r.item.kind == "data" and r.outcome == "not_met" and found is not None and found.met:
-            label = r.item.label if policy.chinese() else r.item.label_en
-            err(
-                f"item_{r.item.code}",
-                _(
-                    "“%(item)s”: the registry shows it not met (%(evidence)s). Correct the "
-                    "household's data in the registry first, or record the item as not met."
+    key_of = {(line.standard.code, line.item.code): line.key for line in lines}
+    for standard in standards:
+        judged = checks.evaluate_many(
+            [household], standard, round_.year, checks.judged_on(round_.year, checked_on)
+        ).get(household.pk, [])
+        for r in judged:
+            key = key_of.get((standard.code, r.item.code))
+            found = items.get(key) if key is not None else None
+            if r.item.kind == "data" and r.outcome == "not_met" and found is not None and found.met:
+                label = r.item.label if policy.chinese() else r.item.label_en
+                err(
+                    f"item_{key}",
+                    _(
+                        "“%(item)s”: the registry shows it not met (%(evidence)s). Correct the "
+                        "household's data in the registry first, or record the item as not met."
+                    )
+                    % {"item": label, "evidence": r.evidence},
                 )
-                % {"item": label, "evidence": r.evidence},
-            )
-    unknown = sorted(set(items) - {i.code for i in standard.items})
+    unknown = sorted(set(items) - set(by_key))
     if unknown:
         err("items", _("Unknown item %(codes)s.") % {"codes": ", ".join(unknown)})
     cadre = active_cadre(household)
@@ -1227,20 +1292,22 @@ def record_acceptance(
     assert cadre is not None
     acceptance = Acceptance.objects.create(
         round_household=target,
-        standard_code=standard.code,
-        standard_version=standard.version,
+        standard_code="+".join(s.code for s in standards),
+        standard_version="+".join(s.version for s in standards),
         checked_on=checked_on,
         team=team.strip(),
         items=[
             {
-                "code": item.code,
-                "label": item.label,
-                "label_en": item.label_en,
-                "kind": item.kind,
-                "met": bool(items[item.code].met),
-                "note": items[item.code].note.strip(),
+                "code": line.item.code,
+                "standard": line.standard.code,
+                "version": line.standard.version,
+                "label": line.item.label,
+                "label_en": line.item.label_en,
+                "kind": line.item.kind,
+                "met": bool(items[line.key].met),
+                "note": items[line.key].note.strip(),
             }
-            for item in standard.items
+            for line in lines
         ],
         cadre=cadre,
         cadre_name=cadre.name,
@@ -1265,8 +1332,11 @@ def record_acceptance(
             "round": round_.pk,
             "household": household.pk,
             "checked_on": checked_on,
-            "standard": f"{standard.code} {standard.version}",
-            "items": {i["code"]: [i["met"], i["note"]] for i in acceptance.items},
+            "standard": ", ".join(f"{s.code} {s.version}" for s in standards),
+            "items": {
+                line.key: [i["met"], i["note"]]
+                for line, i in zip(lines, acceptance.items, strict=True)
+            },
             "signatures": kept,
         },
     )
@@ -1305,19 +1375,30 @@ def confirmed_items(household: Household, year: int) -> dict[str, dict[str, tupl
             round_household__household=household, round_household__round__year=year
         )
         .filter(Q(round_household__on_list=True) | Q(round_household__exited=True))
+        .select_related("round_household__round")
         .order_by("-checked_on", "-id")
         .first()
     )
     if acceptance is None:
         return {}
-    evidence = _("double acceptance %(date)s") % {"date": acceptance.checked_on.isoformat()}
-    return {
-        acceptance.standard_code: {
-            i["code"]: (i["met"], f"{evidence}: {i['note']}" if i["note"] else evidence)
-            for i in acceptance.items
-            if i["kind"] == "confirm"
-        }
-    }
+    # The step's own name: 双认定 in Guangxi, 入户核实 elsewhere.
+    step = next((s for s in acceptance.round_household.round.steps if s.kind == "acceptance"), None)
+    evidence = (
+        f"{step.label} {acceptance.checked_on.isoformat()}"
+        if step is not None
+        else _("double acceptance %(date)s") % {"date": acceptance.checked_on.isoformat()}
+    )
+    out: dict[str, dict[str, tuple[bool, str]]] = {}
+    for i in acceptance.items:
+        if i["kind"] != "confirm":
+            continue
+        # A form recorded before several standards names its one standard on the form.
+        standard = i.get("standard") or acceptance.standard_code
+        out.setdefault(standard, {})[i["code"]] = (
+            i["met"],
+            f"{evidence}: {i['note']}" if i["note"] else evidence,
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -793,17 +793,22 @@ def objection_resolve(request: HttpRequest, pk: int, objection_pk: int) -> HttpR
 
 
 def _acceptance_form(
-    rh: RoundHousehold, standard: Standard, data: Any = None, files: Any = None
+    rh: RoundHousehold,
+    lines: list[services.AcceptanceItem],
+    data: Any = None,
+    files: Any = None,
 ) -> forms.AcceptanceForm:
     cadre = services.active_cadre(rh.household)
+    key_of = {(line.standard.code, line.item.code): line.key for line in lines}
     system = {}
     for r in rh.results:
-        if r["standard"] == standard.code:
-            system[r["item"]] = str(OUTCOME_LABELS.get(r["outcome"], r["outcome"]))
+        key = key_of.get((r["standard"], r["item"]))
+        if key is not None:
+            system[key] = str(OUTCOME_LABELS.get(r["outcome"], r["outcome"]))
     return forms.AcceptanceForm(
         data,
         files,
-        standard=standard,
+        lines=lines,
         head_name=rh.household.head_name,
         cadre_name=cadre.name if cadre is not None else "",
         system=system,
@@ -817,8 +822,10 @@ def acceptance(request: HttpRequest, pk: int, rh_pk: int) -> HttpResponse:
     signatures drawn on the screen or scanned), or shown once recorded."""
     round_ = _round(request, pk)
     rh = _round_household(request, round_, rh_pk)
-    standard = services.acceptance_standard(round_)
-    if standard is None:
+    standards = services.acceptance_standards(round_)
+    lines = services.acceptance_items(round_)
+    step = next((s for s in round_.steps if s.kind == "acceptance"), None)
+    if not lines or step is None:
         raise Http404
     recorded = Acceptance.objects.filter(round_household=rh).first()
     form = None
@@ -827,7 +834,7 @@ def acceptance(request: HttpRequest, pk: int, rh_pk: int) -> HttpResponse:
     if recorded is None and request.method == "POST":
         if not request.user.has_perm(services.RECORD):
             raise PermissionDenied
-        form = _acceptance_form(rh, standard, request.POST, request.FILES)
+        form = _acceptance_form(rh, lines, request.POST, request.FILES)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -837,8 +844,10 @@ def acceptance(request: HttpRequest, pk: int, rh_pk: int) -> HttpResponse:
                     checked_on=data["checked_on"],
                     team=data["team"],
                     items={
-                        i.code: services.ItemInput(data[f"item_{i.code}"], data[f"note_{i.code}"])
-                        for i in standard.items
+                        line.key: services.ItemInput(
+                            data[f"item_{line.key}"], data[f"note_{line.key}"]
+                        )
+                        for line in lines
                     },
                     signatures={
                         role: services.SignatureInput(
@@ -856,15 +865,19 @@ def acceptance(request: HttpRequest, pk: int, rh_pk: int) -> HttpResponse:
                 return redirect("exit:acceptance", pk=round_.pk, rh_pk=rh.pk)
         status = 400
     elif recorded is None and can_record:
-        form = _acceptance_form(rh, standard)
+        form = _acceptance_form(rh, lines)
+    zh = policy.chinese()
     return render(
         request,
         "exit/acceptance.html",
         {
             "round": round_,
             "rh": rh,
-            "standard": standard,
-            "standard_name": standard.name if policy.chinese() else standard.name_en,
+            "step_label": step.label,
+            "standards": [
+                {"name": s.name if zh else s.name_en, "source": s.source} for s in standards
+            ],
+            "several": len(standards) > 1,
             "acceptance": recorded,
             "signatures": recorded.signatures.select_related("file") if recorded else [],
             "form": form,
@@ -899,6 +912,7 @@ def _print_context(request: HttpRequest, pk: int, rh_pk: int, *, pdf: bool) -> d
         elif kind:
             src = reverse("exit:file_download", args=[round_.pk, s.file_id])
         signatures.append({"signature": s, "src": src})
+    step = next((s for s in round_.steps if s.kind == "acceptance"), None)
     return {
         "round": round_,
         "rh": rh,
@@ -906,6 +920,9 @@ def _print_context(request: HttpRequest, pk: int, rh_pk: int, *, pdf: bool) -> d
         "acceptance": recorded,
         "signatures": signatures,
         "pdf": pdf,
+        # Guangxi's 双认定 keeps its form's title; elsewhere the step's name (入户核实).
+        "step_label": step.label if step is not None and step.code != "acceptance" else "",
+        "several": "+" in recorded.standard_code,
     }
 
 

@@ -30,8 +30,18 @@ def hunan_admin(make_user_in: Any) -> Any:
 
 
 def run_steps(user: Any, round_: Any, areas: dict[int, str], day: dt.date, upto: int) -> dt.date:
-    """Record the round's steps 0..upto-1, a notice's successor after its end."""
+    """Record the round's steps 0..upto-1, a notice's successor after its end; before a
+    household check (kind "acceptance"), every household still without a form checked with
+    every item met the day before."""
     for i, step in enumerate(round_.steps[:upto]):
+        if step.kind == "acceptance":
+            items = {
+                line.key: services.ItemInput(True) for line in services.acceptance_items(round_)
+            }
+            for rh in RoundHousehold.objects.filter(
+                round=round_, on_list=True, acceptance__isnull=True
+            ):
+                accept(user, rh, items=items, checked_on=day - dt.timedelta(days=1))
         record(user, round_, i, areas[step.code_length], date=day)
         day += dt.timedelta(days=8 if step.kind == "notice" else 1)
     return day
@@ -75,9 +85,10 @@ def test_hunan_household_fallen_into_a_situation_does_not_exit_seed_000(
     HouseholdIncome.objects.filter(household=h).update(year=2018)
     r = services.open_round(hunan_admin, area_code="430523", name="r", year=2018)
     assert services.propose_from_standard(hunan_admin, r, date=dt.date(2018, 10, 9)) == 1
-    Household.objects.filter(pk=h.pk).update(water_safe=False)
     last = len(r.steps) - 1
     day = run_steps(hunan_admin, r, HUNAN_AREA, dt.date(2018, 10, 15), last)
+    # Water lost after the household check (入户核实), before the announcement.
+    Household.objects.filter(pk=h.pk).update(water_safe=False)
     with pytest.raises(ValidationError) as exc:
         record(hunan_admin, r, last, "430523", date=day)
     text = messages(exc.value)

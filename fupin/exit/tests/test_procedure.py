@@ -373,6 +373,8 @@ def _to_signoff(gansu: Any, registered: Any, **kw: Any) -> Any:
     )
     registered(gansu, GANSU_VILLAGE)
     assert services.propose_from_standard(gansu, round_, date=PROPOSED) == 1
+    # The household check (入户核实, DOMAIN.md §5) after the deliberation: its form first.
+    accept(gansu, RoundHousehold.objects.get(round=round_))
     areas = [GANSU_VILLAGE, GANSU_VILLAGE, GANSU_VILLAGE, "620123100", "620123"]
     for index, area in enumerate(areas):
         record(gansu, round_, index, area, DAY + dt.timedelta(days=8 * index))
