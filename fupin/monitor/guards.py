@@ -6,10 +6,11 @@ the county decision of its return check (返贫认定, seed 004: 现场核查、
 user to the return check page: skipping the procedure would leave its case open for ever.
 
 `record_step` marks the household it is deciding with `deciding(household_pk)`; the guard
-lets through only that household, only inside that block. `outside_procedure()` lets
-every household through: for writing past years' history that predates the procedure (the
-registry's demo, which returns a few 2016–2017 exits in 2018) and for tests of other
-apps that need a returned household — never for a user's action.
+lets through only that household, only inside that block.
+`registry.lifecycle.writing_history(reason)` lets every household through: for writing
+past years' history that predates the procedure (the registry's demo, which returns a few
+2016–2017 exits in 2018) and for tests of other apps that need a returned household —
+never for a user's action.
 """
 
 from __future__ import annotations
@@ -38,13 +39,6 @@ def deciding(household_pk: int) -> Iterator[None]:
         yield
     finally:
         _DECIDING.reset(token)
-
-
-def outside_procedure(reason: str = "history written outside the return check") -> Any:
-    """Inside this block the guard lets every household through (module docstring): the
-    registry's one history block (`lifecycle.writing_history`), which the exit guard honours
-    too."""
-    return lifecycle.writing_history(reason)
 
 
 def by_return_decision(transition: Any, moves: Sequence[Any]) -> None:

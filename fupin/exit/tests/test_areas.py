@@ -16,7 +16,6 @@ from fupin.core.models import Area, AreaLevel
 from fupin.core.testing import person
 from fupin.exit import areas, guards, services
 from fupin.exit.tests.conftest import GUANGXI_OTHER_TOWNSHIP, GUANGXI_VILLAGE, GUANGXI_VILLAGE_2
-from fupin.monitor import guards as monitor_guards
 from fupin.registry import services as registry
 
 YEAR = 2017
@@ -78,10 +77,7 @@ def enter(user: Any, code: str, year: int = YEAR, **values: Any) -> Any:
 def move(user: Any, household: Any, *steps: str) -> None:
     day = dt.date(2017, 6, 1)
     for step in steps:
-        with (
-            guards.outside_procedure("test: an exited household for the incidence"),
-            monitor_guards.outside_procedure(),
-        ):
+        with guards.outside_procedure("test: exits and returns as history"):
             registry.transition_household(user, household, step, reason="测试", date=day)
         day += dt.timedelta(days=5)
         household.refresh_from_db()
